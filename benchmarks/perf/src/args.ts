@@ -10,6 +10,8 @@ export interface PerfOptions {
   batch: number;
   /** backend names; undefined: the default backend and every other one that loads (cpu only by name) */
   backends: string[] | undefined;
+  /** thread counts to measure the wasm backend with, each in its own worker processes (LETHE_WASM_THREADS) */
+  wasmThreads: number[] | undefined;
   json: string | undefined;
   /** write a Markdown report (RESULTS.md) to this file */
   markdown: string | undefined;
@@ -38,6 +40,8 @@ Options:
   --warmup N            untimed steps before timing (default: 1)
   --batch N             batch size (default: 128)
   --backends a,b        Lethe backends (default: the default backend and every other one installed, except cpu)
+  --wasm-threads 1,2    measure the wasm backend at each of these thread counts, side by side (default: one
+                        run at LETHE_WASM_THREADS, else one thread per core)
   --json FILE           write the default backend's results as JSON
   --markdown FILE       write the report as Markdown (date, machine, versions, command, tables)
   --no-torch            measure Lethe only
@@ -68,6 +72,7 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions {
     warmup: 1,
     batch: 128,
     backends: undefined,
+    wasmThreads: undefined,
     json: undefined,
     markdown: undefined,
     torch: true,
@@ -108,6 +113,10 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions {
       case '--markdown':
         opts.markdown = value();
         if (!opts.markdown) throw new Error('--markdown needs a file name');
+        break;
+      case '--wasm-threads':
+        opts.wasmThreads = [...new Set(list(flag, value()).map((v) => positiveInt(flag, v)))];
+        if (opts.wasmThreads.some((t) => t > 8)) throw new Error(`${flag}: the wasm backend runs at most 8 threads`);
         break;
       case '--no-torch':
         opts.torch = false;

@@ -16,6 +16,27 @@ export function candidateBackends(): string[] {
 export interface BackendChoice {
   info: BackendInfo;
   threads: number;
+  /** how tables and JSON name it: the backend's name, or e.g. 'wasm@1' for one of several wasm thread counts */
+  label: string;
+  /** environment for the worker processes that measure it */
+  env: Record<string, string>;
+}
+
+/**
+ * With --wasm-threads, the wasm entry becomes one entry per thread count. Each is measured in worker processes
+ * started with LETHE_WASM_THREADS set, since the wasm module fixes its thread count when it starts.
+ */
+export function expandWasmThreads(chosen: BackendChoice[], threads: number[] | undefined): BackendChoice[] {
+  if (threads === undefined) return chosen;
+  return chosen.flatMap((c) => {
+    if (c.info.name !== 'wasm') return [c];
+    return threads.map((t) => ({
+      info: { ...c.info, threads: t, detail: (c.info.detail ?? '').replace(/\d+ thread\(s\)/, `${t} thread(s)`) },
+      threads: t,
+      label: `wasm@${t}`,
+      env: { LETHE_WASM_THREADS: String(t) },
+    }));
+  });
 }
 
 export interface BackendSelection {
@@ -28,7 +49,8 @@ export interface BackendSelection {
 
 /**
  * The number of threads a backend computes with, which PyTorch is then given too: a `threads` field of the
- * backend's info when it has one, else "<n> thread(s)" in its detail line (the wasm backend says 1 under Node),
+ * backend's info when it has one (wasm: XNNPACK's pool, LETHE_WASM_THREADS; native: LETHE_NATIVE_THREADS), else
+ * "<n> thread(s)" in its detail line,
  * else all cores for a native backend and 1 for the JavaScript ones.
  */
 export function backendThreads(info: BackendInfo): number {
@@ -46,7 +68,7 @@ export function backendThreads(info: BackendInfo): number {
  */
 export async function selectBackends(requested: string[] | undefined, log: (line: string) => void): Promise<BackendSelection> {
   const defaultInfo = await initBackend();
-  const defaultBackend: BackendChoice = { info: defaultInfo, threads: backendThreads(defaultInfo) };
+  const defaultBackend: BackendChoice = { info: defaultInfo, threads: backendThreads(defaultInfo), label: defaultInfo.name, env: {} };
   const skipped: { name: string; reason: string }[] = [];
   const chosen: BackendChoice[] = [];
   const names = requested ?? candidateBackends();
@@ -59,7 +81,7 @@ export async function selectBackends(requested: string[] | undefined, log: (line
     }
     try {
       const info = await initBackend(name as BackendName);
-      chosen.push({ info, threads: backendThreads(info) });
+      chosen.push({ info, threads: backendThreads(info), label: info.name, env: {} });
     } catch (e) {
       if (e instanceof BackendUnavailableError) skipped.push({ name, reason: e.reason });
       else if (e instanceof Error && /unknown backend/.test(e.message)) skipped.push({ name, reason: 'not a backend of this @lethe/runtime' });

@@ -5,7 +5,7 @@
  * fit (ResNet-18 at batch 128 overflows wasm's 4 GiB heap) fail alone.
  *
  * Messages in:  {cmd: 'init', backend, model, batch} | {cmd: 'train', steps} | {cmd: 'infer', steps}
- * Messages out: {ok: true, seconds?, backend?, maxRssBytes} | {ok: false, error}
+ * Messages out: {ok: true, seconds?, backend?, threads?, maxRssBytes} | {ok: false, error}
  */
 import { initBackend, type BackendName } from '@lethe/runtime';
 import { modelSpec, parseModelName } from './cases.js';
@@ -25,7 +25,7 @@ async function handle(command: Command): Promise<void> {
       case 'init': {
         const info = await initBackend(command.backend as BackendName);
         runner = new LetheRunner(modelSpec(parseModelName(command.model)), command.batch);
-        reply({ ok: true, backend: info.name });
+        reply({ ok: true, backend: info.name, threads: info.threads ?? null });
         return;
       }
       case 'train':

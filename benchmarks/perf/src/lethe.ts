@@ -80,6 +80,8 @@ export class LetheWorker {
   private stderr = '';
   private pending: { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
   private exited: string | undefined;
+  /** the thread count the worker's backend reported when it started, when it reports one */
+  backendThreads: number | undefined;
   /** max RSS of the worker process at its last answer */
   maxRssBytes = 0;
 
@@ -101,12 +103,13 @@ export class LetheWorker {
     });
   }
 
-  static async start(backend: string, model: string, batch: number): Promise<LetheWorker> {
+  static async start(backend: string, model: string, batch: number, env: Record<string, string> = {}): Promise<LetheWorker> {
     const script = join(dirname(fileURLToPath(import.meta.url)), 'lethe-worker.js');
-    const child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...env } });
     const worker = new LetheWorker(child);
     try {
-      await worker.request({ cmd: 'init', backend, model, batch });
+      const answer = await worker.request({ cmd: 'init', backend, model, batch });
+      if (typeof answer['threads'] === 'number') worker.backendThreads = answer['threads'];
     } catch (e) {
       worker.close();
       throw e;

@@ -5,6 +5,7 @@ import { Model } from '@lethe/models';
 import { initBackend } from '@lethe/runtime';
 import { parsePerfArgs, stepsPerRep } from './args.js';
 import { MODEL_NAMES, defaultReps, modelSpec } from './cases.js';
+import { expandWasmThreads } from './backends.js';
 import { LetheRunner, LetheWorker, OUT_OF_MEMORY_HINT, explainError, lastErrorLine } from './lethe.js';
 import { imagesPerSecond, jsonReport, median, medianThroughput, ratio, textTable } from './stats.js';
 import { TorchServer, torchParameterCounts } from './torch.js';
@@ -147,4 +148,26 @@ test('a crashed worker is summarised by its error line, not a stack frame', () =
   assert.equal(lastErrorLine(''), 'no output');
   assert.equal(explainError('Aborted(). Build with -sASSERTIONS for more info.'), `Aborted(). Build with -sASSERTIONS for more info. ${OUT_OF_MEMORY_HINT}`);
   assert.equal(explainError('unknown model'), 'unknown model');
+});
+
+test('--wasm-threads measures wasm once per thread count, each in workers started with LETHE_WASM_THREADS', async () => {
+  assert.deepEqual(parsePerfArgs(['--wasm-threads', '1,2,2']).wasmThreads, [1, 2]);
+  assert.equal(parsePerfArgs([]).wasmThreads, undefined);
+  assert.throws(() => parsePerfArgs(['--wasm-threads', '9']), { message: '--wasm-threads: the wasm backend runs at most 8 threads' });
+  const wasm = { info: { name: 'wasm' as const, tfjsBackend: 'wasm', version: '4.22.0', packageName: 'p', threads: 2, detail: 'XNNPACK, 2 thread(s), Lethe training kernels' }, threads: 2, label: 'wasm', env: {} };
+  const native = { info: { name: 'native' as const, tfjsBackend: 'native', version: '0.1.0', packageName: 'q' }, threads: 2, label: 'native', env: {} };
+  assert.deepEqual(expandWasmThreads([native, wasm], undefined), [native, wasm]);
+  const expanded = expandWasmThreads([native, wasm], [1, 2]);
+  assert.deepEqual(expanded.map((c) => [c.label, c.threads, c.env, c.info.detail]), [
+    ['native', 2, {}, undefined],
+    ['wasm@1', 1, { LETHE_WASM_THREADS: '1' }, 'XNNPACK, 1 thread(s), Lethe training kernels'],
+    ['wasm@2', 2, { LETHE_WASM_THREADS: '2' }, 'XNNPACK, 2 thread(s), Lethe training kernels'],
+  ]);
+  // and a worker started that way really runs that many threads
+  const worker = await LetheWorker.start('wasm', 'small-cnn', 4, { LETHE_WASM_THREADS: '1' });
+  try {
+    assert.equal(worker.backendThreads, 1);
+  } finally {
+    worker.close();
+  }
 });

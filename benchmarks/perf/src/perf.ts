@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendName } from '@lethe/runtime';
 import { PERF_USAGE, parsePerfArgs, stepsPerRep, type PerfOptions } from './args.js';
-import { selectBackends, type BackendChoice } from './backends.js';
+import { expandWasmThreads, selectBackends, type BackendChoice } from './backends.js';
 import { defaultReps, type ModelName } from './cases.js';
 import { LetheWorker, lastErrorLine } from './lethe.js';
 import { commandLine, loadAverage, machineInfo, type MachineInfo } from './machine.js';
@@ -117,14 +117,17 @@ async function sideBySide(lethe: Side, torch: Side, batch: number, reps: number,
  * Both phases of one model on one backend. Lethe's side runs in a fresh worker process per phase (see
  * lethe-worker.ts); PyTorch's in the shared torch_bench.py server.
  */
-async function measureModel(model: ModelName, backend: string, opts: PerfOptions, torch: TorchServer | null, torchThreads: number): Promise<ModelResult> {
+async function measureModel(model: ModelName, backend: BackendChoice, opts: PerfOptions, torch: TorchServer | null, torchThreads: number): Promise<ModelResult> {
   const reps = opts.reps ?? defaultReps(model);
   const notes: string[] = [];
   const phase = async (kind: 'train' | 'infer'): Promise<{ lethe: Rep[]; torch: Rep[] }> => {
     const what = kind === 'train' ? 'training' : 'inference';
     let worker: LetheWorker | null = null;
     try {
-      worker = await LetheWorker.start(backend, model, opts.batch);
+      worker = await LetheWorker.start(backend.info.name, model, opts.batch, backend.env);
+      if (worker.backendThreads !== undefined && worker.backendThreads !== backend.threads) {
+        notes.push(`Lethe ${what} ran on ${worker.backendThreads} thread(s), not the ${backend.threads} this table assumes`);
+      }
     } catch (e) {
       notes.push(`Lethe ${what} could not start: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -165,10 +168,10 @@ function backendTable(result: BackendResult, torchAvailable: boolean): string {
 }
 
 function backendTitle(result: BackendResult, opts: PerfOptions, torchVersion: string | null): string {
-  const { info, threads } = result.backend;
+  const { info, threads, label } = result.backend;
   const torchPart = torchVersion ? `; PyTorch ${torchVersion} at ${result.torchThreads} thread(s)` : '';
   return (
-    `backend ${info.name} (${info.packageName} ${info.version}${info.detail ? `, ${info.detail}` : ''}; ${threads} thread(s)${torchPart}), ` +
+    `backend ${label} (${info.packageName} ${info.version}${info.detail ? `, ${info.detail}` : ''}; ${threads} thread(s)${torchPart}), ` +
     `batch ${opts.batch}, images/s, median of the reps after ${opts.warmup} warm-up step(s); ratio = Lethe / PyTorch`
   );
 }
@@ -278,6 +281,7 @@ export async function runPerf(argv: readonly string[]): Promise<void> {
   const command = commandLine('pnpm bench:perf');
   log(`${command}  (${started.toISOString()}; ${machine.cpu}, ${machine.cores} cores; Node ${machine.node}, tfjs-core ${machine.tfjsCore})`);
   const selection = await selectBackends(opts.backends, log);
+  selection.chosen = expandWasmThreads(selection.chosen, opts.wasmThreads);
   if (selection.chosen.length === 0) throw new Error(`none of the requested backends (${opts.backends?.join(', ')}) could be loaded`);
 
   let torch: TorchServer | null = null;
@@ -299,12 +303,12 @@ export async function runPerf(argv: readonly string[]): Promise<void> {
       results.push(result);
       for (const model of opts.models) {
         const t0 = performance.now();
-        const m = await measureModel(model, backend.info.name, opts, torch, result.torchThreads);
-        for (const n of m.notes) log(`  ${backend.info.name} ${model}: ${n}`);
+        const m = await measureModel(model, backend, opts, torch, result.torchThreads);
+        for (const n of m.notes) log(`  ${backend.label} ${model}: ${n}`);
         result.models.push(m);
         const r = modelReport(m.throughput);
         log(
-          `  ${backend.info.name} ${model}: train ${formatNumber(r.lethe_train)} vs ${formatNumber(r.torch_train)} img/s, ` +
+          `  ${backend.label} ${model}: train ${formatNumber(r.lethe_train)} vs ${formatNumber(r.torch_train)} img/s, ` +
             `infer ${formatNumber(r.lethe_infer)} vs ${formatNumber(r.torch_infer)} img/s (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
         );
       }
@@ -322,7 +326,8 @@ export async function runPerf(argv: readonly string[]): Promise<void> {
     log('');
   }
 
-  const primary = results.find((r) => r.backend.info.name === selection.defaultBackend.info.name) ?? results[0]!;
+  const isDefault = (r: BackendResult) => r.backend.info.name === selection.defaultBackend.info.name;
+  const primary = results.find((r) => isDefault(r) && r.backend.threads === selection.defaultBackend.threads) ?? results.find(isDefault) ?? results[0]!;
   let memory: MemoryResult | null = null;
   if (opts.memorySteps > 0) {
     log(`peak memory: training resnet18-w1 for ${opts.memorySteps} step(s) in a child process on ${primary.backend.info.name}...`);
@@ -333,7 +338,7 @@ export async function runPerf(argv: readonly string[]): Promise<void> {
 
   if (opts.micro) {
     const { runKernels } = await import('./kernels.js');
-    await runKernels(['--backends', results.map((r) => r.backend.info.name).join(',')]);
+    await runKernels(['--backends', [...new Set(results.map((r) => r.backend.info.name))].join(',')]);
   }
 
   const seconds = (performance.now() - startedAt) / 1000;
@@ -341,7 +346,7 @@ export async function runPerf(argv: readonly string[]): Promise<void> {
     const throughputOf = (r: BackendResult): Map<string, ModelThroughput> => new Map(r.models.map((m) => [m.model, m.throughput]));
     const others: Record<string, unknown> = {};
     for (const r of results) {
-      others[r.backend.info.name] = {
+      others[r.backend.label] = {
         ...jsonReport(r.backend.info.name, r.backend.threads, throughputOf(r)),
         torch_threads: r.torchThreads,
         package: `${r.backend.info.packageName} ${r.backend.info.version}`,

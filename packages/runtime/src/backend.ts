@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.js';
+import { requestedWasmThreads, startWasmWithThreads } from './wasm-threads.js';
 
 /**
  * The compute-backend ladder: native TensorFlow (GPU, then CPU), then Lethe's native CPU backend (oneDNN, when its
@@ -26,6 +27,8 @@ export interface BackendInfo {
   version: string;
   packageName: string;
   detail?: string;
+  /** threads the backend computes with, when it says (wasm: XNNPACK's pool; native: oneDNN's) */
+  threads?: number;
 }
 
 export class BackendUnavailableError extends Error {
@@ -146,7 +149,7 @@ const nativeInstallAdvice =
 type NativePackage = typeof import('@lethe/backend-native');
 
 /** Lethe's native CPU backend: load its addon and register the 'native' tfjs backend. */
-async function loadNative(spec: BackendSpec): Promise<{ version: string; detail: string }> {
+async function loadNative(spec: BackendSpec): Promise<{ version: string; detail: string; threads: number }> {
   const dir = packageDir(spec.packageName);
   if (dir === undefined) throw new BackendUnavailableError(spec.name, spec.packageName, installAdvice(spec), 'package not found');
   const mod = (await import(spec.packageName)) as NativePackage;
@@ -155,11 +158,11 @@ async function loadNative(spec: BackendSpec): Promise<{ version: string; detail:
     throw new BackendUnavailableError(spec.name, spec.packageName, installAdvice(spec, availability.advice), availability.reason);
   }
   const info = mod.registerNativeBackend();
-  return { version: packageVersion(dir), detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels` };
+  return { version: packageVersion(dir), threads: info.threads, detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels` };
 }
 
 /** Import a backend package so it registers with tfjs-core. Throws BackendUnavailableError. */
-async function loadPackage(spec: BackendSpec): Promise<{ version: string; detail?: string }> {
+async function loadPackage(spec: BackendSpec): Promise<{ version: string; detail?: string; threads?: number }> {
   const fail = (why: string, cause?: unknown): never => {
     throw new BackendUnavailableError(spec.name, spec.packageName, installAdvice(spec), why, { cause });
   };
@@ -194,11 +197,18 @@ async function loadPackage(spec: BackendSpec): Promise<{ version: string; detail
 }
 
 async function activate(spec: BackendSpec): Promise<BackendInfo> {
-  const { version, detail } = await loadPackage(spec);
+  const { version, detail, threads } = await loadPackage(spec);
   let ok: boolean;
-  try {
-    ok = await tf.setBackend(spec.tfjsBackend);
+  const start = async (): Promise<boolean> => {
+    const done = await tf.setBackend(spec.tfjsBackend);
     await tf.ready();
+    return done;
+  };
+  // a bad LETHE_WASM_THREADS is the user's error to fix, not a reason for 'auto' to skip wasm
+  const wasmThreadCount = spec.name === 'wasm' ? requestedWasmThreads() : 1;
+  try {
+    // the wasm backend picks its single- or multi-threaded build while it initialises
+    ok = spec.name === 'wasm' ? await startWasmWithThreads(wasmThreadCount, packageDir(spec.packageName)!, start) : await start();
   } catch (e) {
     throw new BackendUnavailableError(spec.name, spec.packageName, installAdvice(spec), `initialisation failed: ${errorText(e)}`, { cause: e });
   }
@@ -207,9 +217,11 @@ async function activate(spec: BackendSpec): Promise<BackendInfo> {
   }
   const info: BackendInfo = { name: spec.name, tfjsBackend: tf.getBackend(), version, packageName: spec.packageName };
   if (detail !== undefined) info.detail = detail;
+  if (threads !== undefined) info.threads = threads;
   if (spec.name === 'wasm') {
     registerWasmTrainingKernels();
-    info.detail = `XNNPACK, ${wasmThreads()} thread(s), Lethe training kernels`;
+    info.threads = wasmThreads();
+    info.detail = `XNNPACK, ${info.threads} thread(s), Lethe training kernels`;
   }
   return info;
 }
@@ -223,7 +235,7 @@ async function ensureGradients(): Promise<void> {
   await import('@tensorflow/tfjs');
 }
 
-/** Threads XNNPACK runs with (1 under Node: the wasm backend does not start worker threads there). */
+/** Threads XNNPACK runs with (see wasm-threads.ts for how they are started under Node). */
 function wasmThreads(): number {
   try {
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };

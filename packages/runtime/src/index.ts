@@ -10,3 +10,4 @@ export {
   type BackendName,
 } from './backend.js';
 export { registerWasmTrainingKernels, restoreShippedWasmKernels } from './wasm-kernels/index.js';
+export { MAX_WASM_THREADS, WASM_THREADS_ENV, requestedWasmThreads } from './wasm-threads.js';

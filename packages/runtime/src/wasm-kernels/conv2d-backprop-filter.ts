@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, dispose, f32Index, f32View, gemm, makeView, releaseView, type TensorInfo, type WasmBackendLike } from './util.js';
+import { alloc, dispose, threadCount, f32Index, f32View, gemm, makeView, releaseView, type TensorInfo, type WasmBackendLike } from './util.js';
 
 /**
  * Conv2DBackpropFilter for the wasm backend, which does not ship one (tfjs-backend-wasm 4.22.0).
@@ -41,8 +41,15 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
   return backpropFilterNhwc(backend, x, dy, info);
 }
 
-/** Grid cells (K rows) per GEMM chunk: a chunk's dy panel then stays in L2 (measured best around 4k). */
-const CHUNK_CELLS = 4096;
+/**
+ * Grid cells (K rows) per GEMM chunk. One thread: a chunk's dy panel then stays in L2 (measured best around 4k).
+ * Several threads: each product must be long enough to be worth waking the pool for; with 4k-cell chunks two
+ * threads ran a [32 x 4.6k] x [4.6k x 32] product no faster than one. 16k was best of 4k/16k/32k/64k on the
+ * reference CNN's and ResNet-18's filter-gradient shapes (2 threads, 2026-11-22).
+ */
+function chunkCells(backend: WasmBackendLike): number {
+  return threadCount(backend) > 1 ? 16384 : 4096;
+}
 /** Stack taps until a product has about this many rows (XNNPACK's f32 GEMM tiles are 4-6 rows high). */
 const TARGET_ROWS = 32;
 /** See backpropFilterMethod. */
@@ -104,7 +111,7 @@ export function backpropFilterNhwc(backend: WasmBackendLike, x: TensorInfo, dy: 
   const hg = gridLength(h, top, sh, kh, ho);
   const wg = gridLength(w, left, sw, kw, wo);
   const cell = hg * wg;
-  const perChunk = Math.max(1, Math.min(n, Math.round(CHUNK_CELLS / cell)));
+  const perChunk = Math.max(1, Math.min(n, Math.round(chunkCells(backend) / cell)));
   const taps = kh * kw;
   const tapShift = (t: number) => Math.floor(Math.floor(t / kw) / sh) * wg + Math.floor((t % kw) / sw);
   const tapPhase = (t: number) => (Math.floor(t / kw) % sh) * phW + ((t % kw) % sw);
@@ -203,7 +210,7 @@ function compactWindows(backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo,
   const left = info.padInfo.left;
   const taps = kh * kw;
   const plane = ho * wo;
-  const perChunk = Math.max(1, Math.min(n, Math.round(CHUNK_CELLS / plane)));
+  const perChunk = Math.max(1, Math.min(n, Math.round(chunkCells(backend) / plane)));
   const group = Math.max(1, Math.min(taps, Math.floor(TARGET_ROWS / ci)));
   const dw = alloc(backend, [kh, kw, ci, co]);
   const out = alloc(backend, [group * ci * co]);

@@ -21,7 +21,7 @@ export interface WasmBackendLike extends tf.KernelBackend {
     HEAPF32: Float32Array;
     HEAP32: Int32Array;
     HEAPU8: Uint8Array;
-    tfjs: { disposeData(id: number): void };
+    tfjs: { disposeData(id: number): void; getThreadsCount(): number };
     cwrap(name: string, returnType: null | 'number', argTypes: string[]): (...args: unknown[]) => unknown;
   };
   dataIdMap: {
@@ -87,6 +87,11 @@ export function conv2d(
 /** Allocate an uninitialised float32 tensor on the wasm heap. */
 export function alloc(backend: WasmBackendLike, shape: number[]): TensorInfo {
   return backend.makeOutput(shape, 'float32');
+}
+
+/** XNNPACK's thread count for this backend (fixed when the module initialised). */
+export function threadCount(backend: WasmBackendLike): number {
+  return backend.wasm.tfjs.getThreadsCount();
 }
 
 /** Index of a float32 tensor's first element in HEAPF32. Re-read the heap after any allocation (it may grow). */
