@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Model, loadModel, saveModel, isSavedModel } from '@lethe/models';
+import { backendInfo } from '@lethe/runtime';
 
 /** Write JSON atomically (temporary file + rename): a killed run never leaves a half-written file. */
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -14,6 +15,19 @@ export interface CachedModel {
   model: Model;
   trainSeconds: number;
   trainedNow: boolean;
+  /** the cache directory of the model */
+  dir: string;
+  /** the compute backend trainSeconds was measured on; null when unknown (cached before it was recorded) */
+  backend: string | null;
+  /** that backend's thread count, when it reported one */
+  threads: number | null;
+}
+
+/** The training backend a cached model's metadata records; older cache entries have none (null = unknown). */
+export function trainedOn(metadata: Record<string, unknown>): { backend: string | null; threads: number | null } {
+  const backend = typeof metadata.backend === 'string' && metadata.backend !== '' ? metadata.backend : null;
+  const threads = typeof metadata.backendThreads === 'number' && Number.isFinite(metadata.backendThreads) ? metadata.backendThreads : null;
+  return { backend, threads };
 }
 
 /** Load a cached model by key, or train and cache it. The save is atomic: a killed run retrains, never half-loads. */
@@ -23,7 +37,7 @@ export async function cachedModel(cacheDir: string, key: string, role: string, l
     try {
       const { model, metadata } = await loadModel(dir);
       log(`${role}: loaded from cache ${dir}`);
-      return { model, trainSeconds: Number(metadata.trainSeconds), trainedNow: false };
+      return { model, trainSeconds: Number(metadata.trainSeconds), trainedNow: false, dir, ...trainedOn(metadata) };
     } catch (err) {
       log(`${role}: cached copy unusable (${(err as Error).message}); training again`);
     }
@@ -32,6 +46,10 @@ export async function cachedModel(cacheDir: string, key: string, role: string, l
   const start = performance.now();
   const model = await train();
   const trainSeconds = (performance.now() - start) / 1000;
-  await saveModel(model, dir, { role, trainSeconds, createdAt: new Date().toISOString() });
-  return { model, trainSeconds, trainedNow: true };
+  // the backend the training time was measured on: x retrain compares only times of the same backend
+  const info = backendInfo();
+  const backend = info?.name ?? null;
+  const threads = info?.threads ?? null;
+  await saveModel(model, dir, { role, trainSeconds, backend, backendThreads: threads, createdAt: new Date().toISOString() });
+  return { model, trainSeconds, trainedNow: true, dir, backend, threads };
 }

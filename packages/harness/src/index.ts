@@ -8,3 +8,4 @@ export { contentHash, stableStringify } from './hash.js';
 export { collectProvenance, gitCommit } from './provenance.js';
 export { prepareReferenceModels, groupReferenceSignals, referenceHalf, type PreparedReferences, type ReferenceModelData } from './references.js';
 export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
+export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';

@@ -122,7 +122,16 @@ export interface CellResult {
     unlearnSeconds: number;
     /** wall time of retraining the gold model, seconds (when it was trained in this run or recorded in its cache) */
     retrainSeconds: number | null;
-    /** unlearnSeconds / retrainSeconds (RTE as a fraction of retrain time) */
+    /**
+     * the backend retrainSeconds was measured on (the gold model may be cached from a run on another backend); null
+     * when its cache entry predates this record; absent from older result files. The unlearner's backend is
+     * provenance.backend.name, except for the retrain method, whose time is the gold model's own (this backend).
+     */
+    retrainBackend?: string | null;
+    /**
+     * unlearnSeconds / retrainSeconds (RTE as a fraction of retrain time); null when retrainBackend is unknown or
+     * differs from the backend the unlearner ran on (the ratio would compare backends, not methods)
+     */
     relativeToRetrain: number | null;
   };
   provenance: Provenance;

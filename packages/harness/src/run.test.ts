@@ -93,6 +93,44 @@ test('a run writes one result per cell, reuses them on a re-run, and caches its 
   assert.match(table, /\(original\)/);
   assert.match(table, /finetune-lr0\.05/);
   assert.match(table.split('\n')[0]!, /MIA-eff\s+FT AUC/);
+
+  // x retrain: the gold model's cache records the backend it was trained on; same backend, so the ratio is computed
+  const goldDir = path.join(options.cacheDir, first.plan.groups[0]!.goldKey);
+  const goldJson = path.join(goldDir, 'model.json');
+  const saved = JSON.parse(fs.readFileSync(goldJson, 'utf8')) as { metadata: Record<string, unknown> };
+  assert.equal(saved.metadata.backend, 'wasm');
+  assert.equal(finetune!.timing.retrainBackend, 'wasm');
+  assert.equal(finetune!.timing.retrainSeconds, saved.metadata.trainSeconds);
+  assert.ok(Math.abs(finetune!.timing.relativeToRetrain! - finetune!.timing.unlearnSeconds / (saved.metadata.trainSeconds as number)) < 1e-12);
+  assert.equal(retrain!.timing.relativeToRetrain, 1);
+  // the gold model as if cached by a run on another backend: no ratio for the methods run now, one line each
+  const rewriteGold = (patch: (metadata: Record<string, unknown>) => void): void => {
+    const json = JSON.parse(fs.readFileSync(goldJson, 'utf8')) as { metadata: Record<string, unknown> };
+    patch(json.metadata);
+    fs.writeFileSync(goldJson, JSON.stringify(json, null, 2));
+  };
+  rewriteGold((m) => void (m.backend = 'native'));
+  const lines: string[] = [];
+  const mismatch = await runBenchmark(config, { ...options, force: true, log: (l: string) => void lines.push(l) });
+  assert.deepEqual(mismatch.trained, []);
+  const [retrainM, finetuneM] = mismatch.results;
+  assert.deepEqual([finetuneM!.timing.retrainBackend, finetuneM!.timing.relativeToRetrain], ['native', null]);
+  assert.equal(finetuneM!.timing.retrainSeconds, saved.metadata.trainSeconds);
+  assert.deepEqual(lines.filter((l) => l.startsWith('x retrain:')), [
+    `x retrain: not computed for finetune: the gold model was trained on native, this run uses wasm (to compare, delete the cached gold model ${goldDir} and run again with --force to retrain it on wasm, or run with --backend native --force)`,
+  ]);
+  // retrain's time is the gold model's own: one backend on both sides
+  assert.deepEqual([retrainM!.timing.retrainBackend, retrainM!.timing.relativeToRetrain], ['native', 1]);
+  const finetuneRow = formatResultsTable(mismatch.results).split('\n').find((l) => l.startsWith('finetune '))!;
+  assert.equal(finetuneRow.trim().split(/\s+/).at(-1), '-');
+  // a gold model cached before the backend was recorded: loads, backend unknown, no ratio
+  rewriteGold((m) => void delete m.backend);
+  lines.length = 0;
+  const old = await runBenchmark(config, { ...options, force: true, log: (l: string) => void lines.push(l) });
+  assert.deepEqual(old.trained, []);
+  for (const r of old.results) assert.deepEqual([r.timing.retrainBackend, r.timing.relativeToRetrain], [null, null]);
+  assert.deepEqual(lines.filter((l) => l.startsWith('x retrain:')).map((l) => l.split(':')[1]), [' not computed for retrain', ' not computed for finetune']);
+  assert.ok(lines.some((l) => /^x retrain: not computed for finetune: the gold model's training backend was not recorded/.test(l)));
   fs.rmSync(root, { recursive: true });
 });
 

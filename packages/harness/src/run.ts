@@ -12,6 +12,7 @@ import { createPhaseProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
 import { RESULT_SCHEMA, SUPERSEDED_DIR, type AccuracyMetrics, type CellResult, type MiaResult } from './results.js';
 import { cachedModel, writeJsonAtomic } from './cache.js';
+import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { prepareReferenceModels, groupReferenceSignals, type PreparedReferences } from './references.js';
 import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from './spd-gan.js';
 import type { SpdGanResult } from './results.js';
@@ -306,7 +307,11 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
           progress.stop();
         }
       }
-      const retrainSeconds = Number.isFinite(gold.trainSeconds) ? gold.trainSeconds : null;
+      // x retrain only between times of one backend; retrain's own time is the gold model's, measured on its backend
+      const unlearnBackend = cell.method === 'retrain' ? gold.backend : backend.name;
+      const ratio = retrainRatio({ unlearnSeconds, unlearnBackend }, gold);
+      const skippedLine = retrainRatioSkippedLine(cell.label, ratio, backend.name, gold.dir);
+      if (skippedLine) log(skippedLine);
       const result: CellResult = {
         schema: RESULT_SCHEMA,
         benchmark: config.name,
@@ -328,7 +333,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
         gold: goldMetrics,
         original: originalMetrics,
         sizes: { train: data.train.count, forget: forget.length, retain: retain.length, test: data.test.count },
-        timing: { unlearnSeconds, retrainSeconds, relativeToRetrain: retrainSeconds ? unlearnSeconds / retrainSeconds : null },
+        timing: ratio.timing,
         provenance: { ...provenance, createdAt: new Date().toISOString() },
       };
       writeJsonAtomic(resultFilePath(options.resultsDir, config.name, cell), result);
