@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.js';
+import { guardWasmHeap } from './wasm-heap.js';
 import { requestedWasmThreads, startWasmWithThreads } from './wasm-threads.js';
 
 /**
@@ -219,6 +220,7 @@ async function activate(spec: BackendSpec): Promise<BackendInfo> {
   if (detail !== undefined) info.detail = detail;
   if (threads !== undefined) info.threads = threads;
   if (spec.name === 'wasm') {
+    guardWasmHeap();
     registerWasmTrainingKernels();
     info.threads = wasmThreads();
     info.detail = `XNNPACK, ${info.threads} thread(s), Lethe training kernels`;

@@ -11,3 +11,4 @@ export {
 } from './backend.js';
 export { registerWasmTrainingKernels, restoreShippedWasmKernels } from './wasm-kernels/index.js';
 export { MAX_WASM_THREADS, WASM_THREADS_ENV, requestedWasmThreads } from './wasm-threads.js';
+export { WasmHeapFullError } from './wasm-heap.js';
