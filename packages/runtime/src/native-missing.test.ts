@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError, initBackend } from './backend.js';
+import { nativeBuilt } from './native-tfjs.test-util.js';
 
 // Simulate a machine where the oneDNN addon was not built: point the loader at a file that does not exist. This
 // file runs in its own process (node --test), before anything has loaded the real addon.
 const missing = join(tmpdir(), 'lethe-no-such-dir', 'lethe_native.node');
 process.env['LETHE_NATIVE_ADDON'] = missing;
 
-const require = createRequire(import.meta.url);
 function libtensorflowBuilt(): boolean {
-  return ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((pkg) => {
-    let dir: string;
-    try {
-      dir = dirname(require.resolve(`${pkg}/package.json`));
-    } catch {
-      return false;
-    }
-    const walk = (d: string): boolean =>
-      existsSync(d) && readdirSync(d, { withFileTypes: true }).some((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name === 'tfjs_binding.node'));
-    return walk(join(dir, 'lib'));
-  });
+  return ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((pkg) => nativeBuilt(pkg));
 }
 
 const INSTALL_LINE =

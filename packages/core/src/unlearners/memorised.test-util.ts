@@ -51,6 +51,21 @@ export function accuracy(model: Model, dataset: ImageDataset, indices: Int32Arra
   return correct / indices.length;
 }
 
+/**
+ * The `log` and `onProgress` hooks of a test's task: log lines go to `log`, and with `counts`, the live tensor
+ * count after each training step is appended to its phase's list (so a test can check memory stays flat per phase).
+ */
+export function recordingHooks(log: string[], counts?: Map<string, number[]>): Pick<UnlearningTask, 'log' | 'onProgress'> {
+  return {
+    log: (line) => log.push(line),
+    onProgress: counts
+      ? (p) => {
+          if (p.epochLoss === undefined) counts.set(p.phase, [...(counts.get(p.phase) ?? []), tf.memory().numTensors]);
+        }
+      : undefined,
+  };
+}
+
 export function makeTask(original: Model, setting: Setting, seed: number, extra: Partial<UnlearningTask> = {}): UnlearningTask {
   return {
     original,

@@ -9,6 +9,7 @@ import { trainFromScratch, type TrainingRecipe } from '../training/recipe.js';
 import type { Setting, UnlearningTask } from '../unlearner.js';
 import { resolveHyperParameters } from '../registry.js';
 import './index.js';
+import { recordingHooks } from './memorised.test-util.js';
 import { topkPerturbation } from './topk-perturbation.js';
 import { randomkPerturbation } from './randomk-perturbation.js';
 import { perturbationCount, selectRandomK, selectTopK } from './perturbation/select.js';
@@ -38,12 +39,7 @@ function task(original: Model, setting: Setting, seed: number, log: string[] = [
     setting,
     seed,
     recipe,
-    log: (line) => log.push(line),
-    onProgress: counts
-      ? (p) => {
-          if (p.epochLoss === undefined) counts.set(p.phase, [...(counts.get(p.phase) ?? []), tf.memory().numTensors]);
-        }
-      : undefined,
+    ...recordingHooks(log, counts),
   };
 }
 

@@ -8,6 +8,7 @@ import { trainFromScratch, type TrainingRecipe } from '../training/recipe.js';
 import type { UnlearningTask } from '../unlearner.js';
 import { resolveHyperParameters } from '../registry.js';
 import './index.js';
+import { recordingHooks } from './memorised.test-util.js';
 import { computeTmuFeatures, fineTuneBatches, heldOutSet, relabelHardSamples, tmu, type TmuHyperParameters } from './tmu.js';
 import { applyFeatureScaler, fitFeatureScaler, iqrFences, quantile } from './tmu/scaling.js';
 import { adversarialFeature, distanceFeature, lossFeature, NO_NEIGHBOUR_DISTANCE } from './tmu/features.js';
@@ -52,12 +53,7 @@ function task(model: Model, seed: number, log: string[] = [], counts?: Map<strin
     setting: 'retain',
     seed,
     recipe,
-    log: (line) => log.push(line),
-    onProgress: counts
-      ? (p) => {
-          if (p.epochLoss === undefined) counts.set(p.phase, [...(counts.get(p.phase) ?? []), tf.memory().numTensors]);
-        }
-      : undefined,
+    ...recordingHooks(log, counts),
     ...overrides,
   };
 }
