@@ -33,14 +33,14 @@ test("initBackend('auto') falls through the missing libtensorflow backends to na
     assert.equal(tf.getBackend(), 'native');
     assert.equal(info.packageName, '@lethe/backend-native');
     assert.match(info.detail ?? '', /^oneDNN 2\.\d+\.\d+ \(\w+\), \d+ thread\(s\), \d+ native kernels$/);
-    assert.match(lines[0]!, /^backend: native \(@lethe\/backend-native \d+\.\d+\.\d+, auto; skipped tensorflow-gpu: .*; tensorflow: [^;]*\)$/);
+    assert.match(lines[0]!, /^backend: native \(@lethe\/backend-native \d+\.\d+\.\d+, \d+ threads?, auto; skipped tensorflow-gpu: .*; tensorflow: [^;]*\)$/);
   } else {
     assert.equal(info.name, 'wasm');
     assert.equal(info.tfjsBackend, 'wasm');
     assert.equal(tf.getBackend(), 'wasm');
     assert.equal(info.version, '4.22.0');
     assert.equal(info.packageName, '@tensorflow/tfjs-backend-wasm');
-    assert.match(lines[0]!, /^backend: wasm .*auto; skipped tensorflow-gpu: .*; tensorflow: .*; native: /);
+    assert.match(lines[0]!, /^backend: wasm \(@tensorflow\/tfjs-backend-wasm [\d.]+, \d+ threads?, auto; skipped tensorflow-gpu: .*; tensorflow: .*; native: /);
   }
   // idempotent and cheap the second time
   const t0 = performance.now();

@@ -252,6 +252,11 @@ const ready = new Map<BackendName, BackendInfo>();
 let autoChoice: BackendName | undefined;
 let autoLine = '';
 
+/** ", 2 threads" for the run log, when the backend says how many it computes with. */
+function threadsPart(info: BackendInfo): string {
+  return info.threads === undefined ? '' : `, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+}
+
 async function useBackend(spec: BackendSpec): Promise<BackendInfo> {
   const known = ready.get(spec.name);
   if (known) {
@@ -298,7 +303,7 @@ async function initBackendNow(request: BackendName | 'auto' | undefined, opts: {
   if (req !== 'auto') {
     const info = await useBackend(SPECS[req]);
     active = info;
-    log(`backend: ${info.name} (${info.packageName} ${info.version}, ${source})`);
+    log(`backend: ${info.name} (${info.packageName} ${info.version}${threadsPart(info)}, ${source})`);
     return info;
   }
 
@@ -315,7 +320,7 @@ async function initBackendNow(request: BackendName | 'auto' | undefined, opts: {
       autoChoice = name;
       active = info;
       const why = skipped.length > 0 ? `; skipped ${skipped.join('; ')}` : '';
-      autoLine = `backend: ${info.name} (${info.packageName} ${info.version}, auto${why})`;
+      autoLine = `backend: ${info.name} (${info.packageName} ${info.version}${threadsPart(info)}, auto${why})`;
       log(autoLine);
       return info;
     } catch (e) {
