@@ -108,6 +108,33 @@ function writeImage(ds: ImageDataset, index: number, out: Float32Array, o: numbe
   else writeFloatImage(ds, ds.images as Float32Array, index, out, o, pixel.mean, pixel.std, aug, padding);
 }
 
+/**
+ * Where each output pixel of a crop + flip reads from: offsets[p] is the element offset of output pixel p's source
+ * pixel within the image, or -1 where the crop reaches into the zero padding. Shared by both pixel formats.
+ * Measured side by side on a 5,000-image epoch at batch 128 (2026-11-22), the extra pass costs about 1 microsecond
+ * per image (bytes 47 -> 52-57 ms, floats 76 -> 82-85 ms per epoch), against 0.4-3 ms per image for a training step.
+ */
+function cropFlipOffsets(H: number, W: number, C: number, aug: CropFlip, padding: number, offsets: Int32Array): Int32Array {
+  const { dy, dx, flip } = aug;
+  for (let y = 0, p = 0; y < H; y++) {
+    const sy = y + dy - padding;
+    for (let x = 0; x < W; x++, p++) {
+      // Crop then flip: output column x reads cropped column W-1-x.
+      const sx = (flip ? W - 1 - x : x) + dx - padding;
+      offsets[p] = sy < 0 || sy >= H || sx < 0 || sx >= W ? -1 : (sy * W + sx) * C;
+    }
+  }
+  return offsets;
+}
+
+let offsetScratch = new Int32Array(0);
+
+function offsetsFor(ds: ImageDataset, aug: CropFlip, padding: number): Int32Array {
+  const pixels = ds.height * ds.width;
+  if (offsetScratch.length < pixels) offsetScratch = new Int32Array(pixels);
+  return cropFlipOffsets(ds.height, ds.width, ds.channels, aug, padding, offsetScratch);
+}
+
 function writeByteImage(
   ds: ImageDataset,
   images: Uint8Array,
@@ -126,20 +153,12 @@ function writeByteImage(
     }
     return;
   }
-  const { dy, dx, flip } = aug;
-  let d = o;
-  for (let y = 0; y < H; y++) {
-    const sy = y + dy - padding;
-    for (let x = 0; x < W; x++) {
-      // Crop then flip: output column x reads cropped column W-1-x.
-      const sx = (flip ? W - 1 - x : x) + dx - padding;
-      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-        for (let c = 0; c < C; c++) out[d++] = lut[c * 256]!;
-      } else {
-        const s = src + (sy * W + sx) * C;
-        for (let c = 0; c < C; c++) out[d++] = lut[c * 256 + images[s + c]!]!;
-      }
-    }
+  const offsets = offsetsFor(ds, aug, padding);
+  for (let p = 0, d = o, n = H * W; p < n; p++) {
+    const s = offsets[p]!;
+    // a padding pixel is byte 0 through the table
+    if (s < 0) for (let c = 0; c < C; c++) out[d++] = lut[c * 256]!;
+    else for (let c = 0; c < C; c++) out[d++] = lut[c * 256 + images[src + s + c]!]!;
   }
 }
 
@@ -163,19 +182,11 @@ function writeFloatImage(
     }
     return;
   }
-  const { dy, dx, flip } = aug;
-  let d = o;
-  for (let y = 0; y < H; y++) {
-    const sy = y + dy - padding;
-    for (let x = 0; x < W; x++) {
-      const sx = (flip ? W - 1 - x : x) + dx - padding;
-      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-        for (let c = 0; c < C; c++) out[d++] = (0 - mean[c]!) / std[c]!;
-      } else {
-        const s = src + (sy * W + sx) * C;
-        for (let c = 0; c < C; c++) out[d++] = (images[s + c]! - mean[c]!) / std[c]!;
-      }
-    }
+  const offsets = offsetsFor(ds, aug, padding);
+  for (let p = 0, d = o, n = H * W; p < n; p++) {
+    const s = offsets[p]!;
+    if (s < 0) for (let c = 0; c < C; c++) out[d++] = (0 - mean[c]!) / std[c]!;
+    else for (let c = 0; c < C; c++) out[d++] = (images[src + s + c]! - mean[c]!) / std[c]!;
   }
 }
 
