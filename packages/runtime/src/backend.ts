@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.js';
+import { threadCount, type WasmBackendLike } from './wasm-kernels/util.js';
 import { guardWasmHeap } from './wasm-heap.js';
 import { requestedWasmThreads, startWasmWithThreads } from './wasm-threads.js';
 
@@ -222,7 +223,8 @@ async function activate(spec: BackendSpec): Promise<BackendInfo> {
   if (spec.name === 'wasm') {
     guardWasmHeap();
     registerWasmTrainingKernels();
-    info.threads = wasmThreads();
+    // XNNPACK's pool (see wasm-threads.ts for how it is started under Node)
+    info.threads = threadCount(tf.backend() as WasmBackendLike);
     info.detail = `XNNPACK, ${info.threads} thread(s), Lethe training kernels`;
   }
   return info;
@@ -235,16 +237,6 @@ async function activate(spec: BackendSpec): Promise<BackendInfo> {
 async function ensureGradients(): Promise<void> {
   if (tf.getGradient(tf.RealDiv) !== undefined && tf.getGradient(tf.Conv2D) !== undefined) return;
   await import('@tensorflow/tfjs');
-}
-
-/** Threads XNNPACK runs with (see wasm-threads.ts for how they are started under Node). */
-function wasmThreads(): number {
-  try {
-    const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
-    return wasm.getThreadsCount?.() ?? 1;
-  } catch {
-    return 1;
-  }
 }
 
 let active: BackendInfo | undefined;
