@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs's gradients (tfjs-core's Node bundle has none)
 import '@tensorflow/tfjs';
 import { nativeAvailability } from './addon.js';
 import type { NativeBackend } from './native-backend.js';
 import { registerNativeBackend } from './register.js';
+import { sameOnBackends, TOL } from './compare.js';
 
 /** Test helpers: seeded inputs, running a function on cpu and native, comparing, counting addon calls. */
 
@@ -43,45 +43,11 @@ export function uniform(next: () => number, n: number, lo = -1, hi = 1): Float32
   return v;
 }
 
-export interface Output {
-  shape: number[];
-  dtype: tf.DataType;
-  values: Float32Array | Int32Array | Uint8Array;
-}
-
-/** Run `f` on a backend (inputs must be created inside f) and return copies of its outputs. */
-export async function onBackend(name: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Output[]> {
-  await tf.setBackend(name);
-  const outs = tf.tidy(() => {
-    const r = f();
-    return Array.isArray(r) ? r : [r];
-  });
-  const result = outs.map((t) => ({ shape: t.shape.slice(), dtype: t.dtype, values: (t.dataSync() as Float32Array).slice() }));
-  tf.dispose(outs);
-  return result;
-}
-
-export const TOL = 1e-4;
+export { onBackend, TOL, type Output } from './compare.js';
 
 /** Assert native and cpu agree within `tol` (absolute), NaN matching NaN; returns the largest difference. */
-export async function sameAsCpu(label: string, f: () => tf.Tensor | tf.Tensor[], tol = TOL): Promise<number> {
-  const cpu = await onBackend('cpu', f);
-  const native = await onBackend('native', f);
-  assert.equal(native.length, cpu.length, label);
-  let worst = 0;
-  cpu.forEach((c, i) => {
-    const n = native[i]!;
-    assert.deepEqual(n.shape, c.shape, `${label}: output ${i} shape`);
-    assert.equal(n.dtype, c.dtype, `${label}: output ${i} dtype`);
-    for (let k = 0; k < c.values.length; k++) {
-      const a = c.values[k]!, b = n.values[k]!;
-      if (a === b || (Number.isNaN(a) && Number.isNaN(b))) continue;
-      const d = Math.abs(a - b);
-      if (!(d <= tol)) assert.fail(`${label}: output ${i} element ${k}: cpu ${a} vs native ${b} (|diff| ${d} > ${tol})`);
-      worst = Math.max(worst, d);
-    }
-  });
-  return worst;
+export function sameAsCpu(label: string, f: () => tf.Tensor | tf.Tensor[], tol = TOL): Promise<number> {
+  return sameOnBackends(label, f, 'native', { tol, nanEqual: true });
 }
 
 /** Count calls per addon function while `f` runs on the native backend (to prove a native kernel ran). */

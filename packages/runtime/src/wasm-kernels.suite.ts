@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { sameOnBackends } from '@lethe/backend-native/testing';
 import { initBackend } from './backend.js';
 import { assertTensorCountFlat } from './memory.js';
 import { Rng } from './rng.js';
@@ -36,33 +37,9 @@ function uniform(rng: Rng, n: number): Float32Array {
   return v;
 }
 
-/** Run `f` on a backend and return its outputs' values and shapes. */
-async function onBackend(name: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Array<{ shape: number[]; values: Float32Array }>> {
-  await tf.setBackend(name);
-  const outs = tf.tidy(() => {
-    const r = f();
-    return Array.isArray(r) ? r : [r];
-  });
-  const result = outs.map((t) => ({ shape: t.shape.slice(), values: Float32Array.from(t.dataSync() as Float32Array) }));
-  tf.dispose(outs);
-  return result;
-}
-
-async function assertSameOnWasmAndCpu(label: string, f: () => tf.Tensor | tf.Tensor[], tol = TOL): Promise<number> {
-  const cpu = await onBackend('cpu', f);
-  const wasm = await onBackend('wasm', f);
-  assert.equal(wasm.length, cpu.length, label);
-  let worst = 0;
-  cpu.forEach((c, i) => {
-    const w = wasm[i]!;
-    assert.deepEqual(w.shape, c.shape, `${label}: output ${i} shape`);
-    for (let k = 0; k < c.values.length; k++) {
-      const d = Math.abs(c.values[k]! - w.values[k]!);
-      if (!(d <= tol)) assert.fail(`${label}: output ${i} element ${k}: cpu ${c.values[k]} vs wasm ${w.values[k]} (|diff| ${d} > ${tol})`);
-      worst = Math.max(worst, d);
-    }
-  });
-  return worst;
+/** Every output equal to cpu's in shape and dtype, values within `tol`; any NaN fails. Returns the worst difference. */
+function assertSameOnWasmAndCpu(label: string, f: () => tf.Tensor | tf.Tensor[], tol = TOL): Promise<number> {
+  return sameOnBackends(label, f, 'wasm', { tol });
 }
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
