@@ -19,6 +19,8 @@ const modelSchema = z.discriminatedUnion('arch', [
     .object({
       arch: z.literal('small-cnn'),
       batchNorm: z.boolean().default(false),
+      /** channel width multiplier (1: the reference CNN's 32-32-64 channels) */
+      width: z.number().positive().default(1),
       /** normalise inputs with the data set's per-channel mean and std inside the model */
       normalize: z.boolean().default(true),
     })

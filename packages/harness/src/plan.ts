@@ -56,7 +56,7 @@ export function modelSpecOf(config: BenchmarkConfig): ModelSpec {
   const normalization = config.model.normalize ? { mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD] } : null;
   const base = { numClasses: 10, inputShape: [32, 32, 3] as [number, number, number], normalization };
   return config.model.arch === 'small-cnn'
-    ? { arch: 'small-cnn', batchNorm: config.model.batchNorm, ...base }
+    ? { arch: 'small-cnn', batchNorm: config.model.batchNorm, ...(config.model.width !== 1 ? { width: config.model.width } : {}), ...base }
     : { arch: 'resnet18', width: config.model.width, ...base };
 }
 

@@ -75,6 +75,19 @@ export interface Provenance {
   createdAt: string;
 }
 
+/** What a cell's randomness is: original model x forget-set draw x unlearning run (AMUN: 3 x 3 x 3 runs). */
+export interface CellSeeds {
+  original: number;
+  forgetSet: number;
+  unlearning: number;
+}
+
+/** A result's seeds; files from before the three were separate used one seed for all three. */
+export function seedsOf(result: Pick<CellResult, 'cell'>): CellSeeds {
+  const { seed, seeds } = result.cell;
+  return seeds ?? { original: seed, forgetSet: seed, unlearning: seed };
+}
+
 export interface CellResult {
   schema: typeof RESULT_SCHEMA;
   benchmark: string;
@@ -85,7 +98,10 @@ export interface CellResult {
     label?: string;
     setting: 'retain' | 'forget-only';
     forgetSet: string;
+    /** the unlearning run's seed (in files written before `seeds` existed, one seed fixed all three) */
     seed: number;
+    /** the three seeds of AMUN's protocol: which original model, which forget-set draw, which unlearning run */
+    seeds?: CellSeeds;
     hyperParameters: Record<string, unknown>;
   };
   /** the unlearned model's metrics */

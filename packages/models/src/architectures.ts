@@ -24,6 +24,11 @@ export interface SmallCnnSpec {
   numClasses: number;
   inputShape: [number, number, number];
   batchNorm: boolean;
+  /**
+   * channel width multiplier (32-32-64 channels times `width`, rounded); absent = 1, the reference CNN. Left out of
+   * the spec at 1, so that cache keys of width-1 models are those of before the option existed.
+   */
+  width?: number;
   normalization?: InputNormalization | null;
 }
 
@@ -56,17 +61,20 @@ interface Network {
 
 /**
  * The reference small CNN (issue "Foundation"): conv3x3 32 -> conv3x3 32 -> maxpool -> conv3x3 64 -> maxpool
- * -> dense, ReLU after each convolution, batch norm after each convolution when enabled (then the convolution
+ * -> dense (channels times `width`), ReLU after each convolution, batch norm after each convolution when enabled (then the convolution
  * has no bias, as BN's shift makes it redundant).
  */
 function smallCnn(spec: SmallCnnSpec): Network {
   const [h, w, c] = spec.inputShape;
+  const width = spec.width ?? 1;
+  if (!(width > 0)) throw new Error(`small-cnn width must be positive, got ${width}`);
+  const [c1, c2, c3] = [32, 32, 64].map((ch) => Math.max(1, Math.round(ch * width))) as [number, number, number];
   const convs: ConvSpec[] = [
-    { name: 'conv1', inChannels: c, outChannels: 32, kernel: 3, stride: 1, bias: !spec.batchNorm },
-    { name: 'conv2', inChannels: 32, outChannels: 32, kernel: 3, stride: 1, bias: !spec.batchNorm },
-    { name: 'conv3', inChannels: 32, outChannels: 64, kernel: 3, stride: 1, bias: !spec.batchNorm },
+    { name: 'conv1', inChannels: c, outChannels: c1, kernel: 3, stride: 1, bias: !spec.batchNorm },
+    { name: 'conv2', inChannels: c1, outChannels: c2, kernel: 3, stride: 1, bias: !spec.batchNorm },
+    { name: 'conv3', inChannels: c2, outChannels: c3, kernel: 3, stride: 1, bias: !spec.batchNorm },
   ];
-  const flat = Math.floor(h / 4) * Math.floor(w / 4) * 64;
+  const flat = Math.floor(h / 4) * Math.floor(w / 4) * c3;
   const head: DenseSpec = { name: 'dense', inUnits: flat, outUnits: spec.numClasses };
   const convBlock = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D => {
     let y = applyConv(store, conv, x);
