@@ -34,6 +34,22 @@ export interface UnlearningTask {
   cacheDir?: string;
 }
 
+/** The sizes of an unlearning task, for estimating its cost before it runs (`lethe plan`). */
+export interface TaskSizes {
+  forget: number;
+  retain: number;
+  test: number;
+  setting: Setting;
+  /** the original recipe's epochs and batch size (retrain repeats them) */
+  recipeEpochs: number;
+}
+
+/** How much work an unlearning run does, in images through the network (training steps count forward + backward). */
+export interface Workload {
+  trainImages: number;
+  inferenceImages: number;
+}
+
 export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<string, unknown>> {
   /** registry id, e.g. 'finetune' */
   name: string;
@@ -45,4 +61,9 @@ export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<
   /** validates user hyper-parameters and fills documented defaults */
   hyperParameters: z.ZodType<H>;
   unlearn(task: UnlearningTask, hyperParameters: H): Promise<Model>;
+  /**
+   * The run's work for given sizes (used to estimate wall time before a benchmark runs). Optional: without it, the
+   * harness assumes `epochs` passes over the data the setting allows (D_r and D_f, or D_f alone).
+   */
+  workload?(sizes: TaskSizes, hyperParameters: H): Workload;
 }
