@@ -32,19 +32,3 @@ export function percentOf(hits: Uint8Array): number {
 export async function accuracy(model: Model, dataset: ImageDataset, indices: Int32Array, batchSize = EVAL_BATCH_SIZE): Promise<number> {
   return percentOf(await correctness(model, dataset, indices, batchSize));
 }
-
-/**
- * Avg Gap (AMUN, arXiv 2503.00917, Sec. 5): the mean over the compared metrics of |method - retrain|, in
- * percentage points.
- */
-export function avgGap(method: Readonly<Record<string, number>>, gold: Readonly<Record<string, number>>, keys: readonly string[]): number {
-  if (keys.length === 0) throw new Error('avgGap needs at least one metric to compare');
-  let sum = 0;
-  for (const key of keys) {
-    const a = method[key];
-    const b = gold[key];
-    if (a === undefined || b === undefined) throw new Error(`avgGap: metric '${key}' is missing from the ${a === undefined ? 'method' : 'gold model'}'s results`);
-    sum += Math.abs(a - b);
-  }
-  return sum / keys.length;
-}

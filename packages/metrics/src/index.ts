@@ -1,4 +1,5 @@
-export { correctness, accuracy, percentOf, avgGap, EVAL_BATCH_SIZE } from './accuracy.js';
+export { correctness, accuracy, percentOf, EVAL_BATCH_SIZE } from './accuracy.js';
+export { avgGap, gapOfMeans, type GapOfMeans, type RunMetrics } from './gap.js';
 export { registerMetric, getMetric, listMetrics, evaluate, outputsOf, type MetricDefinition, type EvaluationContext } from './registry.js';
 export { OutputCache, setSamples, type EvaluationSet, type EvaluationSets } from './outputs.js';
 export { forgettingRate, memoryRetentionRate, alignmentGap, activationDistance, meanKlDivergence } from './comparison.js';
