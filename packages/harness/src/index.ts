@@ -7,5 +7,6 @@ export { formatResultsTable } from './table.js';
 export { contentHash, stableStringify } from './hash.js';
 export { collectProvenance, gitCommit } from './provenance.js';
 export { prepareReferenceModels, groupReferenceSignals, referenceHalf, type PreparedReferences, type ReferenceModelData } from './references.js';
+export { avgGapAcrossRuns, commonGapMetrics, type AvgGapAcrossRuns } from './gap.js';
 export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
 export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';

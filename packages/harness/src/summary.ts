@@ -1,14 +1,19 @@
 import { meanConfidenceInterval, pairedTTest, type MeanSummary, type PairedTTest } from '@lethe/metrics';
-import type { CellResult } from './results.js';
+import { avgGapAcrossRuns, type AvgGapAcrossRuns } from './gap.js';
+import { seedsOf, type CellResult, type CellSeeds } from './results.js';
 
 /**
  * Statistics across seeds over result files: each (benchmark, setting, method label, forget set) summarised over
- * its seeds, and paired comparisons of two methods on the same (original model, forget set) pairs (same
- * benchmark, setting, forget set and seed: the seed determines the original model and the forget-set draw).
+ * its runs, and paired comparisons of two methods on the same runs (same benchmark, setting, forget set and
+ * seeds: original model, forget-set draw and unlearning run, `seedsOf`).
  */
 
-/** Numbers a result holds, by name: the metrics' keys, plus the MIA details and the timing. */
-export const SUMMARY_METRICS = ['UA', 'RA', 'TA', 'MIA', 'avgGap', 'ftAuc', 'tprAt1Fpr', 'efficacy', 'FR', 'MRR', 'alignmentGap', 'activationDistance', 'klForget', 'klTest', 'unlearnSeconds', 'relativeToRetrain'] as const;
+/**
+ * Numbers a result holds, by name: the metrics' keys, plus the MIA details and the timing. `runGap` is the
+ * result's own Avg Gap (metrics.avgGap, this run against its gold model); its mean over runs is the "mean run
+ * gap", not the Avg Gap of a multi-run row, which is the gap of the means (SummaryRow.avgGap).
+ */
+export const SUMMARY_METRICS = ['UA', 'RA', 'TA', 'MIA', 'runGap', 'ftAuc', 'tprAt1Fpr', 'efficacy', 'FR', 'MRR', 'alignmentGap', 'activationDistance', 'klForget', 'klTest', 'unlearnSeconds', 'relativeToRetrain'] as const;
 export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
 
 /** One number of a result, or null when the result does not have it (older files, MIA not run, ...). */
@@ -24,6 +29,9 @@ export function metricValue(result: CellResult, metric: SummaryMetric): number |
     case 'relativeToRetrain':
       value = result.timing[metric];
       break;
+    case 'runGap':
+      value = result.metrics.avgGap;
+      break;
     default:
       value = result.metrics[metric];
   }
@@ -36,16 +44,21 @@ export interface SummaryRow {
   label: string;
   method: string;
   forgetSet: string;
-  /** results summarised (one per seed) */
+  /** results summarised (one per run) */
   runs: number;
-  seeds: number[];
+  /** each run's seeds (original model, forget-set draw, unlearning run), sorted */
+  seeds: CellSeeds[];
   /** reference models behind the FT AUC (when every run used the same number) */
   referenceModels: number | null;
-  /** per metric: mean, std and confidence interval over the seeds that have it */
+  /** per metric: mean, std and confidence interval over the runs that have it (runGap: the mean run gap) */
   metrics: Partial<Record<SummaryMetric, MeanSummary>>;
+  /** Avg Gap as AMUN's tables take it: the gap of the means over the runs (no interval; see avgGapAcrossRuns) */
+  avgGap: AvgGapAcrossRuns;
 }
 
-/** Group results by (benchmark, setting, label, forget set) and summarise every metric over the seeds. */
+const compareSeeds = (x: CellSeeds, y: CellSeeds): number => x.original - y.original || x.forgetSet - y.forgetSet || x.unlearning - y.unlearning;
+
+/** Group results by (benchmark, setting, label, forget set) and summarise every metric over the runs. */
 export function summarizeAcrossSeeds(results: readonly CellResult[], level = 0.95): SummaryRow[] {
   const groups = new Map<string, CellResult[]>();
   for (const r of results) {
@@ -69,9 +82,10 @@ export function summarizeAcrossSeeds(results: readonly CellResult[], level = 0.9
       method: first.cell.method,
       forgetSet: first.cell.forgetSet,
       runs: runs.length,
-      seeds: runs.map((r) => r.cell.seed).sort((a, b) => a - b),
+      seeds: runs.map(seedsOf).sort(compareSeeds),
       referenceModels: counts.size === 1 ? [...counts][0]! : null,
       metrics,
+      avgGap: avgGapAcrossRuns(runs),
     };
   });
 }
@@ -81,14 +95,20 @@ export interface MethodComparison {
   /** method labels: the test is of a - b */
   a: string;
   b: string;
-  /** the pairs compared, one per (benchmark, setting, forget set, seed) both methods have */
-  pairs: Array<{ benchmark: string; forgetSet: string; seed: number; a: number; b: number }>;
+  /** the pairs compared, one per (benchmark, setting, forget set, seeds) both methods have */
+  pairs: Array<{ benchmark: string; forgetSet: string; seeds: CellSeeds; a: number; b: number }>;
   test: PairedTTest;
 }
 
-/** Paired t-test of `metric` between two method labels over the (original model, forget set) pairs they share. */
+/**
+ * Paired t-test of `metric` between two method labels over the runs they share: the same original model,
+ * forget-set draw and unlearning seed (`seedsOf`). For Avg Gap the per-run values are `runGap`.
+ */
 export function compareMethods(results: readonly CellResult[], a: string, b: string, metric: SummaryMetric): MethodComparison {
-  const keyOf = (r: CellResult): string => JSON.stringify([r.benchmark, r.cell.setting, r.cell.forgetSet, r.cell.seed]);
+  const keyOf = (r: CellResult): string => {
+    const seeds = seedsOf(r);
+    return JSON.stringify([r.benchmark, r.cell.setting, r.cell.forgetSet, seeds.original, seeds.forgetSet, seeds.unlearning]);
+  };
   const byKey = (label: string): Map<string, CellResult> => {
     const map = new Map<string, CellResult>();
     for (const r of results) if ((r.cell.label ?? r.cell.method) === label) map.set(keyOf(r), r);
@@ -104,7 +124,7 @@ export function compareMethods(results: readonly CellResult[], a: string, b: str
     const va = metricValue(ra, metric);
     const vb = metricValue(rb, metric);
     if (va === null || vb === null) continue;
-    pairs.push({ benchmark: ra.benchmark, forgetSet: ra.cell.forgetSet, seed: ra.cell.seed, a: va, b: vb });
+    pairs.push({ benchmark: ra.benchmark, forgetSet: ra.cell.forgetSet, seeds: seedsOf(ra), a: va, b: vb });
   }
   if (pairs.length < 2) throw new Error(`compareMethods: '${a}' and '${b}' share ${pairs.length} (forget set, seed) pair(s) with '${metric}'; a paired test needs at least 2`);
   return { metric, a, b, pairs, test: pairedTTest(pairs.map((p) => p.a), pairs.map((p) => p.b)) };
@@ -112,12 +132,20 @@ export function compareMethods(results: readonly CellResult[], a: string, b: str
 
 const fmt = (s: MeanSummary | undefined): string => (s === undefined ? '-' : s.halfWidth === null ? s.mean.toFixed(2) : `${s.mean.toFixed(2)} ± ${s.halfWidth.toFixed(2)}`);
 
-/** A plain-text table of summary rows: "mean ± CI half-width" per metric. */
-export function formatSummaryTable(rows: readonly SummaryRow[], metrics: readonly SummaryMetric[] = ['UA', 'RA', 'TA', 'efficacy', 'ftAuc', 'avgGap']): string {
-  const names: Partial<Record<SummaryMetric, string>> = { efficacy: 'MIA-eff', ftAuc: 'FT AUC', avgGap: 'Avg Gap' };
-  const header = ['method', 'forget set', 'seeds', ...metrics.map((m) => names[m] ?? m)];
-  const body = rows.map((r) => [r.label, r.forgetSet, String(r.runs), ...metrics.map((m) => fmt(r.metrics[m]))]);
+/**
+ * A plain-text table of summary rows: "mean ± CI half-width" per metric, then Avg Gap (the gap of the means, no
+ * interval) and the mean run gap (mean ± CI half-width of the runs' own gaps), and a note naming the metrics
+ * Avg Gap compares.
+ */
+export function formatSummaryTable(rows: readonly SummaryRow[], metrics: readonly SummaryMetric[] = ['UA', 'RA', 'TA', 'efficacy', 'ftAuc']): string {
+  const names: Partial<Record<SummaryMetric, string>> = { efficacy: 'MIA-eff', ftAuc: 'FT AUC', runGap: 'mean run gap' };
+  const header = ['method', 'forget set', 'seeds', ...metrics.map((m) => names[m] ?? m), 'Avg Gap', 'mean run gap'];
+  const body = rows.map((r) => [r.label, r.forgetSet, String(r.runs), ...metrics.map((m) => fmt(r.metrics[m])), r.avgGap.avgGap.toFixed(2), fmt(r.metrics.runGap)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const lists = [...new Set(rows.map((r) => r.avgGap.over.join(', ')))];
+  const note =
+    `Avg Gap: |mean(method) - mean(retrain)| per metric over ${lists.length === 0 ? '-' : lists.join(' or ')}, averaged (the gap of the means, as AMUN's tables; no interval). ` +
+    "mean run gap: the mean of each run's own Avg Gap.";
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), note].join('\n');
 }

@@ -1,4 +1,4 @@
-import type { CellResult } from './results.js';
+import { seedsOf, type CellResult } from './results.js';
 import { summarizeAcrossSeeds, formatSummaryTable } from './summary.js';
 
 function fmt(value: number | null | undefined, digits = 2): string {
@@ -9,8 +9,10 @@ function fmt(value: number | null | undefined, digits = 2): string {
  * Stage 5 (report): a plain-text table of a run, with the original model as a reference row. Accuracies in
  * percent; MIA-eff is the SVC MIA-efficacy (percent of D_f called non-member), FT AUC the reference-model
  * attack's AUC of D_f vs D_t (50 ideal; its number of reference models is in the header); Avg Gap in
- * percentage points against the retrained model. When some method ran with more than one seed, a second table
- * gives each metric's mean and 95% confidence interval over the seeds.
+ * percentage points against the retrained model (each row: that run against its own gold model). The seed column
+ * is the run's seed, or original/forget-set/unlearning seeds when a result has the three apart. When some method
+ * ran more than once, a second table gives each metric's mean and 95% confidence interval over the runs, and the
+ * Avg Gap of the runs as AMUN's tables take it: the gap of the means (formatSummaryTable).
  */
 export function formatResultsTable(results: CellResult[]): string {
   const referenceCounts = [...new Set(results.map((r) => r.mia?.referenceModels).filter((k): k is number => k !== undefined && k > 0))];
@@ -21,16 +23,19 @@ export function formatResultsTable(results: CellResult[]): string {
   const rows: string[][] = [];
   const seenOriginal = new Set<string>();
   for (const r of results) {
-    const key = `${r.cell.forgetSet}/${r.cell.seed}`;
+    const seeds = seedsOf(r);
+    const seed = r.cell.seeds ? `${seeds.original}/${seeds.forgetSet}/${seeds.unlearning}` : String(r.cell.seed);
+    // the original model's numbers on D_f depend on the model and on the forget-set draw, not on the unlearning run
+    const key = JSON.stringify([r.benchmark, r.cell.forgetSet, seeds.original, seeds.forgetSet]);
     if (!seenOriginal.has(key)) {
       seenOriginal.add(key);
       const mia = r.original.mia;
-      rows.push(['(original)', r.cell.forgetSet, String(r.cell.seed), fmt(r.original.UA), fmt(r.original.RA), fmt(r.original.TA), fmt(mia?.efficacy), fmt(mia?.ftAuc), '-', ...(withSpd ? ['-', '-'] : []), '-', '-']);
+      rows.push(['(original)', r.cell.forgetSet, r.cell.seeds ? `${seeds.original}/${seeds.forgetSet}/-` : seed, fmt(r.original.UA), fmt(r.original.RA), fmt(r.original.TA), fmt(mia?.efficacy), fmt(mia?.ftAuc), '-', ...(withSpd ? ['-', '-'] : []), '-', '-']);
     }
     rows.push([
       r.cell.label ?? r.cell.method,
       r.cell.forgetSet,
-      String(r.cell.seed),
+      seed,
       fmt(r.metrics.UA),
       fmt(r.metrics.RA),
       fmt(r.metrics.TA),
