@@ -91,10 +91,40 @@ export function createConv(store: ParameterStore, rng: Rng, spec: ConvSpec): voi
   if (spec.bias) store.addParam(`${spec.name}.bias`, fanInUniform(rng.fork(`${spec.name}.bias`), spec.outChannels, fanIn), [spec.outChannels]);
 }
 
+export type Padding4D = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * The `pad` argument of tf.conv2d that pads like PyTorch's `nn.Conv2d(..., kernel_size=k, stride=s,
+ * padding=(k - 1) / 2)`, the convolutions of the papers' networks: (k - 1) / 2 zero rows and columns before AND
+ * after the input (3x3 -> 1, 1x1 -> 0).
+ *
+ * tfjs's 'same' follows TensorFlow's rule instead: pad (out - 1) * s + k - in in total, the odd one after. With
+ * stride 2 on an even input size (ResNet-18's 32 -> 16 -> 8 -> 4) that is 0 before and 1 after, so each output
+ * reads the input one pixel further down and right than PyTorch's: same shapes, different values (a freshly
+ * initialised ResNet-18 of width 0.25: penultimate features up to 0.009 apart, about 10% of their size, on 8 random
+ * images). PyTorch's rule: https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html;
+ * TensorFlow's: tfjs-core's conv_util.getPadAndOutInfo.
+ *
+ * Returned: 'valid' for k = 1 (no padding), 'same' where TensorFlow's rule already pads (k - 1) / 2 on each side
+ * (every stride-1 convolution, stride 2 on odd sizes), else the explicit form. The result is the same function
+ * either way; naming 'same' where it applies keeps those convolutions on the kernels every backend has always run
+ * (tfjs-node's gradient kernels, for one, accept only 'same' and 'valid'), so the small CNN computes bit for bit
+ * what it did before.
+ */
+export function symmetricPadding(kernel: number, stride: number, inHeight: number, inWidth: number): 'valid' | 'same' | Padding4D {
+  if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 !== 1) {
+    throw new Error(`symmetric padding needs an odd kernel size, got ${kernel}; the papers' networks use 3x3 and 1x1`);
+  }
+  const p = (kernel - 1) / 2;
+  if (p === 0) return 'valid';
+  // TensorFlow's 'same' total padding along one axis (tfjs-core conv_util.getPadAndOutInfo)
+  const sameTotal = (inSize: number) => Math.max(0, (Math.ceil(inSize / stride) - 1) * stride + kernel - inSize);
+  if (sameTotal(inHeight) === 2 * p && sameTotal(inWidth) === 2 * p) return 'same';
+  return [[0, 0], [p, p], [p, p], [0, 0]];
+}
+
 export function applyConv(store: ParameterStore, spec: ConvSpec, x: tf.Tensor4D): tf.Tensor4D {
-  // 'same' padding with stride 2 pads like TensorFlow (extra on the bottom/right); for the 3x3 and 1x1
-  // kernels used here the output size equals PyTorch's padding=1 / padding=0 convolutions.
-  const pad = spec.kernel === 1 ? 'valid' : 'same';
+  const pad = symmetricPadding(spec.kernel, spec.stride, x.shape[1], x.shape[2]);
   let y = tf.conv2d(x, store.param(`${spec.name}.kernel`) as tf.Tensor4D, spec.stride, pad);
   if (spec.bias) y = tf.add(y, store.param(`${spec.name}.bias`));
   return y;
