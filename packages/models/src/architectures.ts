@@ -43,6 +43,24 @@ export interface ResNet18Spec {
 
 export type ModelSpec = SmallCnnSpec | ResNet18Spec;
 
+/**
+ * The revision of the function the networks compute for a given spec. A spec names a model's architecture, not
+ * the arithmetic behind it: when a change makes some network compute a different function for the same spec
+ * (padding, layer order, initialisation, normalisation), bump this, so that caches keyed by the spec (trained
+ * original, gold and reference models) never hand back a model trained as the old network.
+ *
+ * 1: the first networks. 2: stride-2 convolutions pad symmetrically ((k - 1) / 2 on every side, PyTorch's
+ * `padding=1` for 3x3), not TensorFlow's 'same' (0 before, 1 after on even sizes); this changed ResNet-18, and
+ * not the small CNN, whose convolutions all have stride 1.
+ */
+export const NETWORK_REVISION = 2;
+
+/**
+ * The first NETWORK_REVISION since which each architecture computes its current function: a model saved at an
+ * earlier revision was trained as a different network and is not loaded (io.ts). Update it with every bump.
+ */
+export const SAME_FUNCTION_SINCE: Readonly<Record<ModelSpec['arch'], number>> = { 'small-cnn': 1, resnet18: 2 };
+
 /** Batch-norm defaults of PyTorch's nn.BatchNorm2d (momentum 0.1, eps 1e-5), which the papers' code uses. */
 const BN_MOMENTUM = 0.1;
 const BN_EPSILON = 1e-5;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Model } from './model.js';
-import type { ModelSpec } from './architectures.js';
+import { NETWORK_REVISION, SAME_FUNCTION_SINCE, type ModelSpec } from './architectures.js';
 
 /**
  * On-disk format of a saved model: a directory with `weights.bin` (float32 little-endian, variables
@@ -24,6 +24,8 @@ interface VariableEntry {
 interface ModelJson {
   format: typeof MODEL_FORMAT;
   spec: ModelSpec;
+  /** NETWORK_REVISION of the code that saved it; absent in saves from before revision 2, i.e. revision 1 */
+  networkRevision?: number;
   variables: VariableEntry[];
   weightsSha256: string;
   metadata: Record<string, unknown>;
@@ -63,6 +65,7 @@ export async function saveModel(model: Model, dir: string, metadata: Record<stri
   const json: ModelJson = {
     format: MODEL_FORMAT,
     spec: model.spec,
+    networkRevision: NETWORK_REVISION,
     variables: entries,
     weightsSha256: crypto.createHash('sha256').update(bytes).digest('hex'),
     metadata,
@@ -87,8 +90,27 @@ function readModelJson(dir: string): ModelJson {
   return json;
 }
 
+/**
+ * Refuse weights trained as another function than the one this code computes for their spec: loaded into today's
+ * network they would silently be a different model (e.g. a ResNet-18 trained with TensorFlow's stride-2 padding).
+ */
+function checkNetworkRevision(json: ModelJson, dir: string): void {
+  const saved = json.networkRevision ?? 1;
+  const since = SAME_FUNCTION_SINCE[json.spec.arch];
+  if (since === undefined) return; // unknown architecture: Model.create names it
+  if (saved > NETWORK_REVISION) {
+    throw new Error(`saved model in '${dir}' is network revision ${saved}, newer than this Lethe's ${NETWORK_REVISION}; update Lethe or delete '${dir}' so the model is trained again`);
+  }
+  if (saved < since) {
+    throw new Error(
+      `saved model in '${dir}' was trained as network revision ${saved}, but ${json.spec.arch} computes a different function since revision ${since} (see NETWORK_REVISION); delete '${dir}' so the model is trained again`,
+    );
+  }
+}
+
 export async function loadModel(dir: string): Promise<{ model: Model; metadata: Record<string, unknown> }> {
   const json = readModelJson(dir);
+  checkNetworkRevision(json, dir);
   const weightsFile = path.join(dir, 'weights.bin');
   const bytes = fs.readFileSync(weightsFile);
   const actual = crypto.createHash('sha256').update(bytes).digest('hex');

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lethe/runtime';
-import { Model, type ModelSpec } from './index.js';
+import { Model, NETWORK_REVISION, loadModel, saveModel, type ModelSpec } from './index.js';
 import { ParameterStore, applyConv, symmetricPadding, type ConvSpec } from './layers.js';
 
 /**
@@ -159,4 +162,33 @@ test('the small CNN computes bit for bit what it computed with tfjs \'same\' pad
   assert.deepEqual(Array.from(await ours.data()), Array.from(await expected.data()));
   tf.dispose([x, expected, ours]);
   m.dispose();
+});
+
+test('NETWORK_REVISION is 2; a ResNet-18 saved before it is refused, a small CNN of then still loads', async () => {
+  assert.equal(NETWORK_REVISION, 2);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-revision-'));
+  /** Save, then rewrite model.json's networkRevision (undefined: a save from before the field existed). */
+  const saveAs = async (spec: ModelSpec, revision: number | undefined): Promise<string> => {
+    const dir = path.join(root, `${spec.arch}-${revision}`);
+    const m = Model.create(spec, 1);
+    await saveModel(m, dir);
+    m.dispose();
+    const file = path.join(dir, 'model.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.equal(json['networkRevision'], NETWORK_REVISION); // saves record the revision they were trained as
+    if (revision === undefined) delete json['networkRevision'];
+    else json['networkRevision'] = revision;
+    fs.writeFileSync(file, JSON.stringify(json));
+    return dir;
+  };
+  const small: ModelSpec = { arch: 'small-cnn', numClasses: 10, inputShape: [8, 8, 3], batchNorm: false };
+  const tiny: ModelSpec = { ...resnet, inputShape: [8, 8, 3], width: 0.125 };
+  const oldResnet = await saveAs(tiny, undefined);
+  await assert.rejects(loadModel(oldResnet), /was trained as network revision 1, but resnet18 computes a different function since revision 2 .*delete '.*' so the model is trained again/);
+  await assert.rejects(loadModel(await saveAs(tiny, 1)), /network revision 1, but resnet18/);
+  await assert.rejects(loadModel(await saveAs(small, 3)), /is network revision 3, newer than this Lethe's 2/);
+  const loaded = await loadModel(await saveAs(small, undefined));
+  loaded.model.dispose();
+  (await loadModel(await saveAs(tiny, 2))).model.dispose();
+  fs.rmSync(root, { recursive: true });
 });
