@@ -26,7 +26,8 @@ const describe = (r: CellResult): string => `result ${r.cellHash} (${r.cell.labe
  * the method's value - mean over the same runs of their gold models' value|, averaged over the metrics. The
  * retrain means come from each result's own `gold` record, so no retrain result file is needed. The metrics are
  * those every result lists in `avgGapOver` (results written under different evaluation settings compare over
- * what they share, and `over` says which). `meanRunGap` keeps the old figure, the mean of the per-run gaps.
+ * what they share, and `over` says which), unless `over` names them. `meanRunGap` keeps the old figure, the mean
+ * of the per-run gaps.
  *
  * There is no confidence interval for it: |mean difference| is not differentiable where the difference is 0,
  * which is where a good method's per-metric gaps sit (AMUN's best are tenths of a point), and there the
@@ -35,10 +36,9 @@ const describe = (r: CellResult): string => `result ${r.cellHash} (${r.cell.labe
  * original and gold models (AMUN: 3 x 3 x 3), which a bootstrap over runs would treat as independent. The
  * per-metric means carry their own t intervals; look at those for the spread.
  */
-export function avgGapAcrossRuns(results: readonly CellResult[]): AvgGapAcrossRuns {
+export function avgGapAcrossRuns(results: readonly CellResult[], over: readonly string[] = commonGapMetrics(results)): AvgGapAcrossRuns {
   if (results.length === 0) throw new Error('avgGapAcrossRuns: no results');
-  const over = commonGapMetrics(results);
-  if (over.length === 0) throw new Error(`avgGapAcrossRuns: the results share no metric in avgGapOver (${results.map((r) => `[${r.metrics.avgGapOver.join(', ')}]`).join(' vs ')})`);
+  if (over.length === 0) throw new Error(`avgGapAcrossRuns: no metric to compare (the results' avgGapOver: ${results.map((r) => `[${r.metrics.avgGapOver.join(', ')}]`).join(' vs ')})`);
   const method: RunMetrics[] = [];
   const retrain: RunMetrics[] = [];
   for (const r of results) {
