@@ -9,7 +9,7 @@ import {
   forJupyter,
   renderChartSvg,
 } from './charts.js';
-import { FIXTURE_METHOD_COUNT, fixtureResults } from './fixtures.test-util.js';
+import { FIXTURE_METHOD_COUNT, fixtureResults, straddlingResults } from './fixtures.test-util.js';
 import { summarize } from './summarize.js';
 
 const rows = summarize(fixtureResults());
@@ -70,4 +70,19 @@ test('forJupyter swaps only $schema to the v5 one JupyterLab renders', () => {
   const j = forJupyter(spec);
   assert.equal(j.$schema, JUPYTER_VEGA_LITE_SCHEMA);
   assert.deepEqual({ ...j, $schema: undefined }, { ...spec, $schema: undefined });
+});
+
+test('the Avg Gap chart plots the gap of the means and names the compared metrics from avgGapOver', () => {
+  // random 10% runs of straddlingResults: gap of the means 0.5 over UA, RA, TA, MIA; the runs' own gaps 1.5 each
+  const spec = avgGapChartSpec(summarize(straddlingResults().slice(0, 2)));
+  const [datum] = values(spec);
+  assert.equal(datum!.avgGap, 0.5);
+  assert.equal(datum!.meanRunGap, 1.5);
+  assert.equal(datum!.over, 'UA, RA, TA, MIA');
+  assert.equal((spec.title as { subtitle: string }).subtitle, '|mean(method) − mean(retrain)| over the runs, averaged over UA, RA, TA, MIA; lower is better');
+  // the fixture results compare UA, RA, TA only
+  assert.match((avgGapChartSpec(rows).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA;/);
+  // rows comparing different metrics: each list is named (in row order: retrain's UA, RA, TA comes first)
+  const mixed = summarize([...straddlingResults(), ...fixtureResults()]);
+  assert.match((avgGapChartSpec(mixed).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA or UA, RA, TA, MIA \(per row; see the tooltip\)/);
 });

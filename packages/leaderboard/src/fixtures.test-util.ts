@@ -8,14 +8,17 @@ import type { AccuracyMetrics, CellResult, RESULT_SCHEMA } from '@lethe/harness/
 // the type still breaks the build if the schema id changes.
 const SCHEMA: typeof RESULT_SCHEMA = 'lethe.result/v1';
 
+type WithMia = AccuracyMetrics & { MIA?: number };
+
 export interface FakeCell {
   method: string;
   seed?: number;
   forgetSet?: string;
   benchmark?: string;
   setting?: CellResult['cell']['setting'];
-  metrics: AccuracyMetrics;
-  gold?: AccuracyMetrics;
+  /** with MIA in both metrics and gold, Avg Gap compares it too (as the harness does when membership inference ran) */
+  metrics: WithMia;
+  gold?: WithMia;
   unlearnSeconds?: number;
   retrainSeconds?: number | null;
   createdAt?: string;
@@ -33,12 +36,13 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-const GOLD: AccuracyMetrics = { UA: 90, RA: 99, TA: 91 };
+const GOLD: WithMia = { UA: 90, RA: 99, TA: 91 };
 
 /** A CellResult with the given numbers; avgGap is computed from metrics vs gold like the harness does. */
 export function fakeResult(c: FakeCell): CellResult {
   const gold = c.gold ?? GOLD;
-  const avgGap = (Math.abs(c.metrics.UA - gold.UA) + Math.abs(c.metrics.RA - gold.RA) + Math.abs(c.metrics.TA - gold.TA)) / 3;
+  const avgGapOver: Array<keyof WithMia> = c.metrics.MIA !== undefined && gold.MIA !== undefined ? ['UA', 'RA', 'TA', 'MIA'] : ['UA', 'RA', 'TA'];
+  const avgGap = avgGapOver.reduce((sum, k) => sum + Math.abs(c.metrics[k]! - gold[k]!), 0) / avgGapOver.length;
   const unlearnSeconds = c.unlearnSeconds ?? 10;
   const retrainSeconds = c.retrainSeconds === undefined ? 100 : c.retrainSeconds;
   return {
@@ -52,7 +56,7 @@ export function fakeResult(c: FakeCell): CellResult {
       seed: c.seed ?? 0,
       hyperParameters: {},
     },
-    metrics: { ...c.metrics, avgGap, avgGapOver: ['UA', 'RA', 'TA'] },
+    metrics: { ...c.metrics, avgGap, avgGapOver },
     gold,
     original: { UA: 100, RA: 100, TA: 92 },
     sizes: { train: 1000, forget: 100, retain: 900, test: 200 },
@@ -91,6 +95,21 @@ export function fixtureResults(): CellResult[] {
 }
 
 export const FIXTURE_METHOD_COUNT = 4;
+
+/**
+ * Three runs of "salun" that land on both sides of retrain, so the gap of the means and the runs' own gaps differ.
+ * Per metric (method - gold):
+ *   random-10pct seed 0: UA +2, RA -1, TA 0, MIA +3 -> own gap 6/4 = 1.5
+ *   random-10pct seed 1: UA -2, RA -1, TA -1, MIA -2 -> own gap 6/4 = 1.5
+ *   random-50pct seed 0: UA -2, RA -2, TA -1, MIA +3 -> own gap 8/4 = 2
+ */
+export function straddlingResults(): CellResult[] {
+  return [
+    fakeResult({ method: 'salun', seed: 0, metrics: { UA: 92, RA: 98, TA: 91, MIA: 53 }, gold: { UA: 90, RA: 99, TA: 91, MIA: 50 } }),
+    fakeResult({ method: 'salun', seed: 1, metrics: { UA: 88, RA: 98, TA: 90, MIA: 48 }, gold: { UA: 90, RA: 99, TA: 91, MIA: 50 } }),
+    fakeResult({ method: 'salun', seed: 0, forgetSet: 'random-50pct', metrics: { UA: 80, RA: 97, TA: 88, MIA: 55 }, gold: { UA: 82, RA: 99, TA: 89, MIA: 52 } }),
+  ];
+}
 
 /** Write results as JSON files into a fresh temp dir (one file per cell, nested like the harness does). */
 export function writeFixtureDir(results: readonly CellResult[] = fixtureResults()): string {

@@ -63,10 +63,18 @@ const COLUMNS: readonly Column[] = [
   },
   {
     label: 'Avg Gap (pp)',
-    help: 'mean |method − retrain| over the compared metrics, percentage points; lower is better',
+    help: 'gap of the means, as in AMUN’s tables: |mean(method) − mean(retrain)| over the runs per metric, averaged over the compared metrics; percentage points, lower is better',
     numeric: true,
     sortValue: (r) => r.avgGap,
-    cell: (r) => `${fixed(r.avgGap)}${r.runs > 1 ? `<span class="ref">± ${fixed(r.avgGapStd)}</span>` : ''}`,
+    // No ± here: the spread of the runs' own gaps is not the uncertainty of the gap of the means (see the notes).
+    cell: (r) => `<span title="over ${escapeHtml(r.avgGapOver.join(', '))}">${fixed(r.avgGap)}</span>`,
+  },
+  {
+    label: 'Mean run gap (pp)',
+    help: 'the mean of the runs’ own Avg Gaps (each run against its retrained model) ± their standard deviation',
+    numeric: true,
+    sortValue: (r) => r.meanRunGap,
+    cell: (r) => `${fixed(r.meanRunGap)}${r.runs > 1 ? `<span class="ref">± ${fixed(r.meanRunGapStd)}</span>` : ''}`,
   },
   accuracyColumn('UA', 'accuracy on the forget set; the target is the retrained model’s, not 0'),
   accuracyColumn('RA', 'accuracy on the retain set'),
@@ -126,7 +134,8 @@ export function leaderboardTableHtml(rows: readonly LeaderboardRow[], options: {
 export const COLUMN_NOTES_HTML = `<dl class="notes">
 <dt>UA</dt><dd>Accuracy on the forget set D<sub>f</sub>, in percent. The target is the <em>retrained</em> model’s UA, not 0: a model retrained without D<sub>f</sub> still classifies much of it correctly, and an unlearned model that scores far below that is itself a tell.</dd>
 <dt>RA / TA</dt><dd>Accuracy on the retain set D<sub>r</sub> and on the test set, in percent; the target is again the retrained model’s value (shown under each number).</dd>
-<dt>Avg Gap</dt><dd>Mean of |method − retrain| over the compared metrics (UA, RA, TA), in percentage points, computed per run and then averaged; lower is better, retrain itself scores 0. “±” is the standard deviation over runs.</dd>
+<dt>Avg Gap</dt><dd>The gap of the means, as AMUN’s tables report it: for each compared metric (UA, RA, TA, and MIA when membership inference ran; the chart’s subtitle names them), |mean of the method over the runs − mean of the retrained models of the same runs|, then the mean over the metrics, in percentage points. Lower is better; retrain itself scores 0. With several forget sets it is the mean of each forget set’s gap. It has no interval: near 0, where good methods are, the absolute value makes a bootstrap interval unreliable.</dd>
+<dt>Mean run gap</dt><dd>The older figure: each run’s own Avg Gap against its retrained model, averaged over the runs, “±” their standard deviation. Over the runs of one forget set it is never below Avg Gap (the triangle inequality), and above it whenever a method lands on different sides of retrain in different runs.</dd>
 <dt>Unlearn time / Time vs retrain</dt><dd>Mean wall time of the unlearning step in seconds, and that time as a percentage of retraining from scratch.</dd>
 <dt>Runs</dt><dd>Number of result files averaged: seeds × forget sets.</dd>
 </dl>`;

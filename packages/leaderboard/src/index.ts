@@ -1,6 +1,7 @@
 export { summarize, groupLabel, isRetrain, type LeaderboardRow } from './summarize.js';
 export {
   avgGapChartSpec,
+  gapMetricsLabel,
   accuracyChartSpec,
   renderChartSvg,
   forJupyter,

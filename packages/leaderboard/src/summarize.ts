@@ -1,4 +1,5 @@
-import type { AccuracyMetrics, CellResult } from '@lethe/harness/results';
+import { avgGapAcrossRuns, commonGapMetrics } from '@lethe/harness/gap';
+import { seedsOf, type AccuracyMetrics, type CellResult, type CellSeeds } from '@lethe/harness/results';
 
 /** One leaderboard line: a method on one benchmark and setting, averaged over its seeds and forget sets. */
 export interface LeaderboardRow {
@@ -7,7 +8,8 @@ export interface LeaderboardRow {
   method: string;
   /** number of result files averaged (seeds x forget sets) */
   runs: number;
-  seeds: number[];
+  /** the distinct seeds of the runs (original model, forget-set draw, unlearning run), sorted */
+  seeds: CellSeeds[];
   forgetSets: string[];
   /** mean accuracy on the forget set, percent */
   UA: number;
@@ -15,12 +17,20 @@ export interface LeaderboardRow {
   RA: number;
   /** mean accuracy on the test set, percent */
   TA: number;
-  /** mean of the per-run Avg Gap (mean |method - retrain|), percentage points */
+  /**
+   * Avg Gap as AMUN's tables take it, percentage points: the gap of the means, i.e. per metric |mean(method) -
+   * mean(retrain)| over the runs, averaged over the metrics in avgGapOver (`avgGapAcrossRuns`; retrain's means from
+   * the same runs' gold records). With several forget sets (e.g. random 10% and 50%), the mean of each forget
+   * set's gap of the means: a gap compares a method with retrain on the same forget set, and pooling the means
+   * across forget sets would let an error on one cancel an error on the other.
+   */
   avgGap: number;
-  /** sample standard deviation of the per-run Avg Gap; 0 when there is one run */
-  avgGapStd: number;
-  /** the metrics the Avg Gap was computed over (union over runs) */
+  /** the metrics Avg Gap compares: those every run of the row lists in its avgGapOver */
   avgGapOver: string[];
+  /** the mean of the runs' own Avg Gaps (each run against its gold model), percentage points */
+  meanRunGap: number;
+  /** sample standard deviation of the runs' own Avg Gaps; 0 when there is one run */
+  meanRunGapStd: number;
   /** mean wall time of the unlearning method, seconds */
   unlearnSeconds: number;
   /** mean unlearnSeconds / retrainSeconds over the runs that recorded it; null when none did */
@@ -63,18 +73,23 @@ export function summarize(results: readonly CellResult[]): LeaderboardRow[] {
   for (const runs of groups.values()) {
     const first = runs[0]!;
     const relative = runs.map((r) => r.timing.relativeToRetrain).filter((x): x is number => typeof x === 'number');
-    const gaps = runs.map((r) => r.metrics.avgGap);
+    const runGaps = runs.map((r) => r.metrics.avgGap);
+    const over = commonGapMetrics(runs);
+    const byForgetSet = new Map<string, CellResult[]>();
+    for (const r of runs) byForgetSet.set(r.cell.forgetSet, [...(byForgetSet.get(r.cell.forgetSet) ?? []), r]);
+    const seeds = new Map(runs.map((r) => [JSON.stringify(seedsOf(r)), seedsOf(r)]));
     rows.push({
       benchmark: first.benchmark,
       setting: first.cell.setting,
       method: first.cell.method,
       runs: runs.length,
-      seeds: [...new Set(runs.map((r) => r.cell.seed))].sort((a, b) => a - b),
+      seeds: [...seeds.values()].sort((x, y) => x.original - y.original || x.forgetSet - y.forgetSet || x.unlearning - y.unlearning),
       forgetSets: [...new Set(runs.map((r) => r.cell.forgetSet))].sort(),
       ...meanMetrics(runs.map((r) => r.metrics)),
-      avgGap: mean(gaps),
-      avgGapStd: sampleStd(gaps),
-      avgGapOver: [...new Set(runs.flatMap((r) => r.metrics.avgGapOver))],
+      avgGap: mean([...byForgetSet.values()].map((set) => avgGapAcrossRuns(set, over).avgGap)),
+      avgGapOver: over,
+      meanRunGap: mean(runGaps),
+      meanRunGapStd: sampleStd(runGaps),
       unlearnSeconds: mean(runs.map((r) => r.timing.unlearnSeconds)),
       relativeToRetrain: relative.length > 0 ? mean(relative) : null,
       gold: meanMetrics(runs.map((r) => r.gold)),
