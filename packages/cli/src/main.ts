@@ -4,7 +4,23 @@ import { Command, Option } from 'commander';
 import { BACKEND_NAMES, parseBackendName, type BackendName } from '@lethe/runtime';
 import { getDataset, defaultDataDir } from '@lethe/datasets';
 import { listUnlearners } from '@lethe/core';
-import { readBenchmarkConfig, runBenchmark, formatResultsTable } from '@lethe/harness';
+import { execSync } from 'node:child_process';
+import { initBackend } from '@lethe/runtime';
+import {
+  readBenchmarkConfig,
+  runBenchmark,
+  tuneBenchmark,
+  formatResultsTable,
+  planBenchmark,
+  jobGraph,
+  jobStates,
+  formatPlan,
+  measureThroughput,
+  defaultCacheDir,
+  parseDuration,
+  readTuningRecord,
+  tuningFileFor,
+} from '@lethe/harness';
 import { buildLeaderboard } from '@lethe/leaderboard';
 
 /**
@@ -29,6 +45,10 @@ const program = new Command()
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
+function timeLimitOption(): Option {
+  return new Option('--time-limit <duration>', 'stop starting new jobs after this long (e.g. 2.5h, 90m); run the same command again to continue').argParser(parseDuration);
+}
+
 program
   .command('run')
   .description('run a benchmark config: data -> original model -> gold model -> unlearners -> evaluation -> results')
@@ -37,26 +57,115 @@ program
   .option('--results-dir <dir>', 'where result files go (one JSON per cell, under <dir>/<benchmark name>/)', 'results')
   .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
   .option('--data-dir <dir>', 'data directory (default: $LETHE_DATA, else <user cache>/lethe)')
+  .option('--tuning <file>', "the search record of `lethe tune` (default: beside the config, <config>.tuning.json)")
+  .addOption(timeLimitOption())
+  .option('--on-result <command>', 'a shell command run after each result file is written ($LETHE_RESULT_FILE names it), e.g. to commit it')
   .option('--force', 'recompute cells that already have a result file', false)
-  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; force: boolean }) => {
-    const config = readBenchmarkConfig(fromUser(configPath));
+  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string; timeLimit?: number; onResult?: string; force: boolean }) => {
+    const file = fromUser(configPath);
+    const config = readBenchmarkConfig(file);
+    const tuningFile = opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file);
+    const tuning = config.tuning ? readTuningRecord(tuningFile) : null;
     const started = performance.now();
     const summary = await runBenchmark(config, {
       resultsDir: fromUser(opts.resultsDir),
       ...(opts.cacheDir ? { cacheDir: fromUser(opts.cacheDir) } : {}),
       ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.timeLimit ? { timeLimitSeconds: opts.timeLimit } : {}),
+      tuning,
+      ...(opts.onResult
+        ? {
+            onResult: (resultFile: string) => {
+              // the user's own command (e.g. git add + commit); its failure is reported, the run goes on
+              try {
+                execSync(opts.onResult!, { stdio: 'inherit', env: { ...process.env, LETHE_RESULT_FILE: resultFile }, cwd: userCwd });
+              } catch (err) {
+                log(`--on-result command failed for ${resultFile}: ${(err as Error).message}`);
+              }
+            },
+          }
+        : {}),
       force: opts.force,
       log,
     });
     console.log(`\n${config.name} on ${summary.backend.name} (${summary.backend.packageName} ${summary.backend.version}); accuracies in %, Avg Gap in points vs retrain`);
     console.log(formatResultsTable(summary.results));
     console.log(`\nresults: ${path.join(summary.resultsDir, config.name)}  (${summary.results.length} cells, ${summary.reused} reused; ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    if (summary.remaining > 0) {
+      const why = [
+        ...(summary.stoppedByTimeLimit ? ['the time limit stopped the run: run the same command again to continue'] : []),
+        ...(summary.awaitingSearch > 0 ? [`${summary.awaitingSearch} wait for \`lethe tune ${configPath}\``] : []),
+      ];
+      console.log(`${summary.remaining} cell(s) not done yet${why.length ? ` (${why.join('; ')})` : ''}; \`lethe plan ${configPath}\` shows what remains`);
+    }
     if (summary.failures.length > 0) {
       console.log(`\n${summary.failures.length} cell(s) FAILED (no result written; they run again next time):`);
       for (const f of summary.failures) console.log(`  ${f.label} (${f.forgetSet}, seed ${f.seed}): ${f.message}`);
       process.exitCode = 1;
     }
+  });
+
+program
+  .command('plan')
+  .description('print what a config will do before it does it: models to train, searches, cells, the work left and an estimate of its time')
+  .argument('<config>', 'benchmark config JSON')
+  .addOption(backendOption())
+  .option('--results-dir <dir>', 'where the result files are (to count done cells)', 'results')
+  .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+  .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
+  .option('--no-measure', 'do not measure the step time (no time estimate)')
+  .option('--jobs', 'list every job with its id and state', false)
+  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; tuning?: string; measure: boolean; jobs: boolean }) => {
+    const file = fromUser(configPath);
+    const config = readBenchmarkConfig(file);
+    const tuningFile = opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file);
+    const tuning = config.tuning ? readTuningRecord(tuningFile) : null;
+    const plan = planBenchmark(config, { tuning });
+    const jobs = jobGraph(plan);
+    const states = jobStates(plan, jobs, { cacheDir: opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir(), resultsDir: fromUser(opts.resultsDir), tuning });
+    let throughput = null;
+    if (opts.measure) {
+      const backend = await initBackend(opts.backend, { log });
+      log(`measuring the step time of ${plan.modelSpec.arch} on ${backend.name}...`);
+      throughput = await measureThroughput(plan.modelSpec, plan.recipe.batchSize, config.evaluation.batchSize, backend.name);
+    }
+    console.log(formatPlan(plan, jobs, states, throughput));
+    if (opts.jobs) {
+      console.log('');
+      for (const job of jobs) console.log(`${(states.get(job.id) ?? '').padEnd(6)} ${job.id}  ${job.title}${job.deps.length ? `  <- ${job.deps.length} dependencies` : ''}`);
+    }
+  });
+
+program
+  .command('tune')
+  .description("search each method's hyper-parameters on a validation forget set (config \"tuning\"), scored by Avg Gap; `lethe run` then uses the chosen values")
+  .argument('<config>', 'benchmark config JSON with a "tuning" section')
+  .addOption(backendOption())
+  .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+  .option('--data-dir <dir>', 'data directory (default: $LETHE_DATA, else <user cache>/lethe)')
+  .option('--record <file>', 'the search record to write (default: beside the config, <config>.tuning.json)')
+  .option('--methods <labels>', 'search only these method labels (comma-separated)')
+  .addOption(timeLimitOption())
+  .action(async (configPath: string, opts: { backend?: BackendName; cacheDir?: string; dataDir?: string; record?: string; methods?: string; timeLimit?: number }) => {
+    const file = fromUser(configPath);
+    const config = readBenchmarkConfig(file);
+    const recordFile = opts.record ? fromUser(opts.record) : tuningFileFor(file);
+    const summary = await tuneBenchmark(config, {
+      recordFile,
+      ...(opts.cacheDir ? { cacheDir: fromUser(opts.cacheDir) } : {}),
+      ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.timeLimit ? { timeLimitSeconds: opts.timeLimit } : {}),
+      ...(opts.methods ? { methods: opts.methods.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
+      log,
+    });
+    console.log(`\nsearch record: ${recordFile}`);
+    for (const [id, search] of Object.entries(summary.record.searches)) {
+      const chosen = search.chosen ? `${JSON.stringify(search.chosen.hyperParameters)}  validation Avg Gap ${search.chosen.avgGap.toFixed(2)}` : 'not chosen yet';
+      console.log(`  ${id.padEnd(34)} ${String(search.candidates.length).padStart(3)}/${search.planned} candidates  ${chosen}`);
+    }
+    if (summary.pending.length > 0) console.log(`${summary.pending.length} search(es) not finished${summary.stoppedByTimeLimit ? ' (time limit): run the same command again to continue' : ''}`);
   });
 
 const data = program.command('data').description('data sets');

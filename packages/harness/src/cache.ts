@@ -30,6 +30,11 @@ export function trainedOn(metadata: Record<string, unknown>): { backend: string 
   return { backend, threads };
 }
 
+/** Whether a finished model is cached under `key` (its model.json is written last, so a half-saved one is not). */
+export function modelCached(cacheDir: string, key: string): boolean {
+  return isSavedModel(path.join(cacheDir, key));
+}
+
 /** Load a cached model by key, or train and cache it. The save is atomic: a killed run retrains, never half-loads. */
 export async function cachedModel(cacheDir: string, key: string, role: string, log: (line: string) => void, train: () => Promise<Model>): Promise<CachedModel> {
   const dir = path.join(cacheDir, key);

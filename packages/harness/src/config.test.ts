@@ -86,7 +86,7 @@ test('every benchmark config shipped in benchmarks/ is valid', async () => {
 
 test('membership inference settings: SVC only by default, attacks validated, options resolved, reference models planned', () => {
   const config = parseBenchmarkConfig(valid);
-  assert.deepEqual(config.evaluation, { batchSize: 256, mia: { attacks: ['svc-mia'], referenceModels: 4, referenceSeed: 0, options: {} } });
+  assert.deepEqual(config.evaluation, { batchSize: 256, mia: { attacks: ['svc-mia'], referenceModels: 4, referenceSeed: 0, referenceData: 'train-halves', options: {} } });
   assert.deepEqual(planBenchmark(config).references, []);
   const withRmia = parseBenchmarkConfig(withChange((c) => (c.evaluation = { mia: { attacks: ['svc-mia', 'rmia'], referenceModels: 4, options: { rmia: { gamma: 2 } } } })));
   assert.deepEqual(withRmia.evaluation.mia.options, { rmia: { offlineA: 0.3, gamma: 2 } });

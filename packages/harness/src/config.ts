@@ -52,6 +52,69 @@ const methodSchema = z
   .strict();
 
 /**
+ * The three seeds of a run (AMUN's protocol: 3 original models x 3 forget sets x 3 unlearning runs = 27 runs per
+ * number). The object form takes every combination: originals are shared across forget sets, a gold model is
+ * trained per (original seed, forget set), and each unlearning seed is one more run of every method. The array form
+ * (one seed per run) fixes all three together: seed s = original s, forget-set draw s, unlearning run s.
+ */
+const seedsSchema = z.union([
+  z.array(z.number().int().min(0)).min(1),
+  z
+    .object({
+      /** which original models (each trained from its own initialisation and data order) */
+      original: z.array(z.number().int().min(0)).min(1),
+      /** which draws of each forget set */
+      forgetSet: z.array(z.number().int().min(0)).min(1),
+      /** which runs of each unlearner (data order, random labels, noise) */
+      unlearning: z.array(z.number().int().min(0)).min(1),
+    })
+    .strict(),
+]);
+
+/** A learning-rate search dimension (see `lethe tune`). */
+const searchDimensionSchema = z.union([
+  z.object({ grid: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1) }).strict(),
+  z
+    .object({ logUniform: z.tuple([z.number().positive(), z.number().positive()]) })
+    .strict()
+    .refine((d) => d.logUniform[0] < d.logUniform[1], 'logUniform needs [low, high] with low < high'),
+]);
+
+const searchSpaceSchema = z.record(z.string(), searchDimensionSchema);
+
+/**
+ * Hyper-parameter search (`lethe tune`), as the papers pick their learning rates (AMUN: lr searched in
+ * [1e-6, 1e-1]). Each method's candidates are scored by Avg Gap on a validation forget set drawn with its own seed,
+ * never a reported one, so that no choice is made on the numbers that are reported.
+ */
+const tuningSchema = z
+  .object({
+    /** the validation forget set's draw; must not be one of the reported forget-set seeds */
+    forgetSetSeed: z.number().int().min(0),
+    /** the original model the search unlearns from (default: the first reported original seed, so no extra model) */
+    originalSeed: z.number().int().min(0).optional(),
+    /** the unlearning seed of the search's runs */
+    unlearningSeed: z.number().int().min(0).default(0),
+    /** candidates per method when some dimension is sampled (stratified: one per equal-width stratum of each range) */
+    budget: z.number().int().positive().default(6),
+    /** seeds the candidates' draws */
+    seed: z.number().int().min(0).default(0),
+    /** search space for every method (default: AMUN's learning-rate range, Sec. 5: [1e-6, 1e-1], log-uniform) */
+    space: searchSpaceSchema.default({ lr: { logUniform: [1e-6, 1e-1] } }),
+    /** per method label: another space or budget, or `skip` (run with the config's values) */
+    methods: z
+      .record(z.string(), z.object({ space: searchSpaceSchema.optional(), budget: z.number().int().positive().optional(), skip: z.boolean().default(false) }).strict())
+      .default({}),
+    /** true: `lethe run` refuses the cells of a method whose search has not finished (it still trains the models) */
+    required: z.boolean().default(false),
+  })
+  .strict();
+
+export type TuningConfig = z.infer<typeof tuningSchema>;
+export type SearchSpace = z.infer<typeof searchSpaceSchema>;
+export type SearchDimension = z.infer<typeof searchDimensionSchema>;
+
+/**
  * Membership inference on every model of a run. The default is the SVC attack only (no reference models to
  * train: cheap enough for smoke runs); add 'rmia' (or 'lira') for AMUN's FT AUC, which trains `referenceModels`
  * models on random halves of the training set once, cached and shared by every method, forget set and seed.
@@ -70,6 +133,12 @@ const miaSchema = z
     referenceModels: z.number().int().min(2).default(4),
     /** seeds the halves and the reference models' training; not the cell seeds, so every seed shares them */
     referenceSeed: z.number().int().min(0).default(0),
+    /**
+     * what the reference models' halves are drawn from. 'train-halves': the training set (offline attacks: the test
+     * set is OUT for every reference). 'train-test-halves': the training and the test set together (60,000 CIFAR-10
+     * images), as AMUN's online RMIA (rmia_evaluate.py), where every scored sample is IN for about half of them.
+     */
+    referenceData: z.enum(['train-halves', 'train-test-halves']).default('train-halves'),
     /** per-attack options, e.g. { "rmia": { "offlineA": 0.3 } } (each attack documents its defaults) */
     options: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   })
@@ -112,6 +181,12 @@ export const benchmarkConfigSchema = z
         /** evaluate on this many test images, drawn at random (by subsetSeed) */
         testSubset: z.number().int().positive().optional(),
         subsetSeed: z.number().int().min(0).default(0),
+        /**
+         * training images kept out of every model (original, gold, reference): data from the training distribution
+         * that no model has seen, as TMU's held-out set D_h needs (`heldOut: 'train-holdout'`). Forget sets are
+         * drawn from the rest.
+         */
+        holdout: z.object({ count: z.number().int().positive(), seed: z.number().int().min(0).default(0) }).strict().optional(),
       })
       .strict(),
     model: modelSchema,
@@ -129,8 +204,7 @@ export const benchmarkConfigSchema = z
       .strict(),
     forgetSets: z.array(forgetSetSchema).min(1),
     setting: z.enum(SETTINGS as [Setting, ...Setting[]]).default('retain'),
-    /** each seed gives its own original model, forget set draw and unlearning run */
-    seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    seeds: seedsSchema.default([0]),
     methods: z.array(methodSchema).min(1),
     evaluation: z
       .object({
@@ -141,6 +215,7 @@ export const benchmarkConfigSchema = z
       })
       .strict()
       .prefault({}),
+    tuning: tuningSchema.optional(),
   })
   .strict();
 
@@ -170,6 +245,8 @@ export function parseBenchmarkConfig(raw: unknown, source = 'config'): Benchmark
     labels.add(label);
   });
   validateMembershipSettings(config, source);
+  validateSeeds(config, source);
+  if (config.tuning) validateTuning(config, config.tuning, source);
   if (config.dataset.trainSubset !== undefined && config.dataset.trainSubset > 50_000) {
     throw new ConfigError(`${source}: dataset.trainSubset is ${config.dataset.trainSubset}, but CIFAR-10 has 50000 training images`);
   }
@@ -177,6 +254,41 @@ export function parseBenchmarkConfig(raw: unknown, source = 'config'): Benchmark
     throw new ConfigError(`${source}: dataset.testSubset is ${config.dataset.testSubset}, but CIFAR-10 has 10000 test images`);
   }
   return config;
+}
+
+/** One run's seeds: which original model, which forget-set draw, which unlearning run. */
+export interface SeedTriple {
+  original: number;
+  forgetSet: number;
+  unlearning: number;
+}
+
+/** The runs a config asks for: the array form zips (s, s, s); the object form crosses its three lists. */
+export function seedTriples(config: Pick<BenchmarkConfig, 'seeds'>): SeedTriple[] {
+  const seeds = config.seeds;
+  if (Array.isArray(seeds)) return seeds.map((s) => ({ original: s, forgetSet: s, unlearning: s }));
+  const out: SeedTriple[] = [];
+  for (const original of seeds.original) for (const forgetSet of seeds.forgetSet) for (const unlearning of seeds.unlearning) out.push({ original, forgetSet, unlearning });
+  return out;
+}
+
+function validateSeeds(config: BenchmarkConfig, source: string): void {
+  const lists: Array<[string, number[]]> = Array.isArray(config.seeds) ? [['seeds', config.seeds]] : Object.entries(config.seeds).map(([k, v]) => [`seeds.${k}`, v]);
+  for (const [field, list] of lists) {
+    const dup = list.find((s, i) => list.indexOf(s) !== i);
+    if (dup !== undefined) throw new ConfigError(`${source}: ${field} lists ${dup} twice; each run needs its own seed`);
+  }
+}
+
+function validateTuning(config: BenchmarkConfig, tuning: TuningConfig, source: string): void {
+  const reported = seedTriples(config).map((t) => t.forgetSet);
+  if (reported.includes(tuning.forgetSetSeed)) {
+    throw new ConfigError(`${source}: tuning.forgetSetSeed is ${tuning.forgetSetSeed}, which is also a reported forget-set seed; the search must not select on reported forget sets: choose a seed not in the config's seeds`);
+  }
+  const labels = new Set(config.methods.map((m) => m.label ?? m.name));
+  for (const label of Object.keys(tuning.methods)) {
+    if (!labels.has(label)) throw new ConfigError(`${source}: tuning.methods has '${label}', which is not a method label of this config (${[...labels].join(', ')})`);
+  }
 }
 
 /** Whether the config's membership attacks need reference models (LiRA, RMIA). */

@@ -1,140 +1,178 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Rng, combineSeeds } from '@lethe/runtime';
+import { concatDatasets, type ImageDataset } from '@lethe/datasets';
 import { trainFromScratch } from '@lethe/core';
-import { modelOutputs, sampleSignals, selectSignals, type ReferenceModelSignals, type SampleSignals } from '@lethe/attacks';
+import { modelOutputs, sampleSignals, selectOutputs, selectSignals, type ModelOutputs, type ReferenceModelSignals, type SampleSignals } from '@lethe/attacks';
 import type { Plan, PlannedReference } from './plan.js';
-import type { BenchmarkData } from './run.js';
-import { cachedModel } from './cache.js';
+import type { PreparedData } from './data.js';
+import { cachedModel, modelCached } from './cache.js';
 import { createPhaseProgress } from './progress.js';
+import { readHeaderFile, writeHeaderFile } from './header-file.js';
 
 /**
- * Reference models for LiRA and RMIA (stage 3, before the groups): K models trained with the original model's
- * recipe on random halves of the training set, in pairs of complementary halves. Each is trained once and cached
- * by content hash like the original and gold models; its per-sample signals on the whole training set and the
- * test set are cached beside it, so a later run (another method, forget set or seed) costs neither training nor
- * inference for them.
+ * Reference models for LiRA and RMIA (trained before the groups, shared by all of them): K models trained with the
+ * original model's recipe on random halves of the reference data, in pairs of complementary halves. The reference
+ * data is the training set without the holdout ('train-halves', offline attacks) or that plus the test set
+ * ('train-test-halves', AMUN's online RMIA). Each model is trained once and cached by content hash like the original
+ * and gold models; its logits on the whole training and test sets are cached beside it, so a later run (another
+ * method, forget set or seed) costs neither training nor inference for them, and an attack can derive any signal
+ * (softmax confidence, logit scaling, soft margins at any temperature) from them.
  */
 export interface ReferenceModelData {
   reference: PlannedReference;
-  /** 1 where a training sample is in this model's half */
-  inHalf: Uint8Array;
-  train: SampleSignals;
-  test: SampleSignals;
+  /** 1 where a training / test sample was in this model's half */
+  trainIn: Uint8Array;
+  testIn: Uint8Array;
+  train: ModelOutputs;
+  test: ModelOutputs;
+  trainSignals: SampleSignals;
+  testSignals: SampleSignals;
 }
 
-/** The training half of pair `pair`: floor(n/2) samples drawn by the reference seed; side 1 is the complement. */
-export function referenceHalf(trainCount: number, referenceSeed: number, pair: number, side: 0 | 1): Uint8Array {
-  const mask = new Uint8Array(trainCount);
-  for (const i of new Rng(combineSeeds(referenceSeed, 'reference-half', pair)).sample(trainCount, Math.floor(trainCount / 2))) mask[i] = 1;
-  if (side === 1) for (let i = 0; i < trainCount; i++) mask[i] = 1 - mask[i]!;
+/** The reference data: pool positions [0, available) are training images (in `available` order), then test images. */
+export interface ReferencePool {
+  /** training-set indices of the pool's first positions */
+  available: Int32Array;
+  /** test images in the pool (0 for 'train-halves') */
+  testCount: number;
+  count: number;
+}
+
+export function referencePool(available: Int32Array, testCount: number, referenceData: 'train-halves' | 'train-test-halves'): ReferencePool {
+  const tests = referenceData === 'train-test-halves' ? testCount : 0;
+  return { available, testCount: tests, count: available.length + tests };
+}
+
+/** The half of pair `pair`: floor(n/2) pool positions drawn by the reference seed; side 1 is the complement. */
+export function referenceHalf(poolCount: number, referenceSeed: number, pair: number, side: 0 | 1): Uint8Array {
+  const mask = new Uint8Array(poolCount);
+  for (const i of new Rng(combineSeeds(referenceSeed, 'reference-half', pair)).sample(poolCount, Math.floor(poolCount / 2))) mask[i] = 1;
+  if (side === 1) for (let i = 0; i < poolCount; i++) mask[i] = 1 - mask[i]!;
   return mask;
 }
 
-const SIGNALS_FORMAT = 'lethe.reference-signals/v1';
+/** Membership of every training and test image in a half of the pool (holdout images are in no half). */
+export function halfMembership(pool: ReferencePool, half: Uint8Array, trainCount: number, testCount: number): { trainIn: Uint8Array; testIn: Uint8Array } {
+  const trainIn = new Uint8Array(trainCount);
+  pool.available.forEach((i, position) => (trainIn[i] = half[position]!));
+  const testIn = new Uint8Array(testCount);
+  for (let j = 0; j < pool.testCount; j++) testIn[j] = half[pool.available.length + j]!;
+  return { trainIn, testIn };
+}
 
-interface SignalsHeader {
+const OUTPUTS_FORMAT = 'lethe.reference-outputs/v2';
+
+interface OutputsHeader {
   format: string;
   dataChecksum: string;
   trainCount: number;
   testCount: number;
+  numClasses: number;
 }
 
-function signalsFile(cacheDir: string, key: string): string {
-  return path.join(cacheDir, `${key}.signals.bin`);
+function outputsFile(cacheDir: string, key: string): string {
+  return path.join(cacheDir, `${key}.outputs.bin`);
 }
 
-/** Signals file: a JSON header line, then float64 arrays (train confidence, train phi, test confidence, test phi). */
-function writeSignals(file: string, header: SignalsHeader, train: SampleSignals, test: SampleSignals): void {
-  const head = Buffer.from(JSON.stringify(header) + '\n');
-  const arrays = [train.confidence, train.logitConfidence, test.confidence, test.logitConfidence];
-  const body = Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, Buffer.concat([head, body]));
-  fs.renameSync(tmp, file);
-}
-
-function readSignals(file: string, expected: SignalsHeader): { train: SampleSignals; test: SampleSignals } | null {
-  if (!fs.existsSync(file)) return null;
-  const bytes = fs.readFileSync(file);
-  const newline = bytes.indexOf(0x0a);
-  if (newline < 0) return null;
-  let header: SignalsHeader;
-  try {
-    header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as SignalsHeader;
-  } catch {
-    return null;
-  }
-  if (header.format !== expected.format || header.dataChecksum !== expected.dataChecksum || header.trainCount !== expected.trainCount || header.testCount !== expected.testCount) return null;
-  const body = bytes.subarray(newline + 1);
-  const sizes = [header.trainCount, header.trainCount, header.testCount, header.testCount];
-  if (body.byteLength !== 8 * sizes.reduce((a, b) => a + b, 0)) return null;
-  const aligned = new Float64Array(body.byteLength / 8);
-  new Uint8Array(aligned.buffer).set(body);
-  const arrays: Float64Array[] = [];
-  let at = 0;
-  for (const n of sizes) {
-    arrays.push(aligned.slice(at, at + n));
-    at += n;
-  }
-  return { train: { confidence: arrays[0]!, logitConfidence: arrays[1]! }, test: { confidence: arrays[2]!, logitConfidence: arrays[3]! } };
+function readOutputs(file: string, expected: OutputsHeader, data: PreparedData): { train: ModelOutputs; test: ModelOutputs } | null {
+  const read = readHeaderFile<OutputsHeader>(file, (h) => h.format === expected.format && h.dataChecksum === expected.dataChecksum && h.trainCount === expected.trainCount && h.testCount === expected.testCount && h.numClasses === expected.numClasses);
+  if (!read) return null;
+  const k = expected.numClasses;
+  if (read.body.byteLength !== 4 * k * (expected.trainCount + expected.testCount)) return null;
+  const logits = new Float32Array(read.body.byteLength / 4);
+  new Uint8Array(logits.buffer).set(read.body);
+  const labelsOf = (ds: ImageDataset): Int32Array => Int32Array.from(ds.labels.subarray(0, ds.count));
+  return {
+    train: { logits: logits.slice(0, expected.trainCount * k), labels: labelsOf(data.train), count: expected.trainCount, numClasses: k },
+    test: { logits: logits.slice(expected.trainCount * k), labels: labelsOf(data.test), count: expected.testCount, numClasses: k },
+  };
 }
 
 export interface PreparedReferences {
   models: ReferenceModelData[];
   /** references trained in this run (by index) */
   trained: number[];
+  online: boolean;
 }
 
-/** Train or load every planned reference model and its signals. Logs, per model, what was trained and what was loaded. */
-export async function prepareReferenceModels(plan: Plan, data: BenchmarkData, options: { cacheDir: string; batchSize: number; log: (line: string) => void; interactive: boolean }): Promise<PreparedReferences> {
+export interface ReferenceOptions {
+  cacheDir: string;
+  batchSize: number;
+  log: (line: string) => void;
+  interactive: boolean;
+  /** asked before training a reference model; false stops (a time limit): the references prepared so far are returned */
+  mayTrain?: (role: string) => boolean;
+}
+
+/** Train or load every planned reference model and its outputs. Logs, per model, what was trained and what was loaded. */
+export async function prepareReferenceModels(plan: Plan, data: PreparedData, options: ReferenceOptions): Promise<PreparedReferences & { complete: boolean }> {
   const { log } = options;
-  const { referenceSeed } = plan.config.evaluation.mia;
+  const { referenceSeed, referenceData } = plan.config.evaluation.mia;
   const K = plan.references.length;
+  const pool = referencePool(data.available, data.test.count, referenceData);
+  const header: OutputsHeader = { format: OUTPUTS_FORMAT, dataChecksum: data.checksum, trainCount: data.train.count, testCount: data.test.count, numClasses: data.train.numClasses };
   const allTrain = Int32Array.from({ length: data.train.count }, (_, i) => i);
   const allTest = Int32Array.from({ length: data.test.count }, (_, i) => i);
-  const header: SignalsHeader = { format: SIGNALS_FORMAT, dataChecksum: data.checksum, trainCount: data.train.count, testCount: data.test.count };
   const models: ReferenceModelData[] = [];
   const trained: number[] = [];
   const pairs = K / 2;
-  log(`\n== reference models for membership inference: ${K} (${pairs} ${pairs === 1 ? 'pair' : 'pairs'} of complementary halves of the ${data.train.count} training images) ==`);
+  const what = referenceData === 'train-test-halves' ? `the ${pool.available.length} training and ${pool.testCount} test images` : `the ${pool.available.length} training images`;
+  log(`\n== reference models for membership inference: ${K} (${pairs} ${pairs === 1 ? 'pair' : 'pairs'} of complementary halves of ${what}) ==`);
+  // the reference training set: training images, then (online) the test images
+  let poolDataset: ImageDataset | null = null;
+  const poolData = (): ImageDataset => (poolDataset ??= pool.testCount > 0 ? concatDatasets(data.train, data.test, 'reference-pool') : data.train);
   for (const reference of plan.references) {
     const role = `reference model ${reference.index + 1}/${K}`;
-    const inHalf = referenceHalf(data.train.count, referenceSeed, reference.pair, reference.side);
-    const file = signalsFile(options.cacheDir, reference.key);
-    const cached = readSignals(file, header);
-    if (cached) {
-      log(`${role}: model and signals loaded from cache (${reference.key})`);
-      models.push({ reference, inHalf, ...cached });
-      continue;
+    const half = referenceHalf(pool.count, referenceSeed, reference.pair, reference.side);
+    const membership = halfMembership(pool, half, data.train.count, data.test.count);
+    const file = outputsFile(options.cacheDir, reference.key);
+    let outputs = readOutputs(file, header, data);
+    if (outputs) {
+      log(`${role}: model outputs loaded from cache (${reference.key})`);
+    } else {
+      // training-set positions of the half: training images keep their index, test image j is train.count + j
+      const positions: number[] = [];
+      half.forEach((inHalf, p) => {
+        if (inHalf) positions.push(p < pool.available.length ? pool.available[p]! : data.train.count + (p - pool.available.length));
+      });
+      const trainOn = Int32Array.from(positions);
+      if (!modelCached(options.cacheDir, reference.key) && options.mayTrain && !options.mayTrain(role)) return { models, trained, online: pool.testCount > 0, complete: false };
+      const progress = createPhaseProgress(role, log, options.interactive);
+      const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
+        const seed = combineSeeds(referenceSeed, 'reference', reference.pair, reference.side);
+        return (await trainFromScratch(plan.modelSpec, plan.recipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
+      });
+      progress.stop();
+      if (trainedNow) trained.push(reference.index);
+      try {
+        log(`${role}: computing its outputs on ${data.train.count} training and ${data.test.count} test images (inference)`);
+        outputs = { train: await modelOutputs(model, data.train, allTrain, options.batchSize), test: await modelOutputs(model, data.test, allTest, options.batchSize) };
+        const body = new Uint8Array(4 * header.numClasses * (header.trainCount + header.testCount));
+        body.set(new Uint8Array(outputs.train.logits.buffer, outputs.train.logits.byteOffset, outputs.train.logits.byteLength));
+        body.set(new Uint8Array(outputs.test.logits.buffer, outputs.test.logits.byteOffset, outputs.test.logits.byteLength), outputs.train.logits.byteLength);
+        writeHeaderFile(file, header, body);
+      } finally {
+        model.dispose();
+      }
     }
-    const half = Int32Array.from(allTrain.filter((i) => inHalf[i] === 1));
-    const progress = createPhaseProgress(role, log, options.interactive);
-    const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
-      const seed = combineSeeds(referenceSeed, 'reference', reference.pair, reference.side);
-      return (await trainFromScratch(plan.modelSpec, plan.recipe, data.train, half, seed, (p) => progress.update(p))).model;
-    });
-    progress.stop();
-    if (trainedNow) trained.push(reference.index);
-    try {
-      log(`${role}: computing its signals on ${data.train.count} training and ${data.test.count} test images (inference)`);
-      const train = sampleSignals(await modelOutputs(model, data.train, allTrain, options.batchSize));
-      const test = sampleSignals(await modelOutputs(model, data.test, allTest, options.batchSize));
-      writeSignals(file, header, train, test);
-      models.push({ reference, inHalf, train, test });
-    } finally {
-      model.dispose();
-    }
+    models.push({ reference, ...membership, ...outputs, trainSignals: sampleSignals(outputs.train), testSignals: sampleSignals(outputs.test) });
   }
-  return { models, trained };
+  return { models, trained, online: pool.testCount > 0, complete: true };
 }
 
-/** The reference signals of one group: the forget samples (with their IN/OUT status) and the test set. */
+/** The reference signals of one group: the forget samples and the test set, with their IN/OUT status per reference. */
 export function groupReferenceSignals(prepared: PreparedReferences, forget: Int32Array, testIndices: Int32Array): ReferenceModelSignals {
   return {
-    forget: prepared.models.map((m) => selectSignals(m.train, forget)),
-    test: prepared.models.map((m) => selectSignals(m.test, testIndices)),
-    forgetIncluded: prepared.models.map((m) => Uint8Array.from(forget, (i) => m.inHalf[i]!)),
+    forget: prepared.models.map((m) => selectSignals(m.trainSignals, forget)),
+    test: prepared.models.map((m) => selectSignals(m.testSignals, testIndices)),
+    forgetIncluded: prepared.models.map((m) => Uint8Array.from(forget, (i) => m.trainIn[i]!)),
+    ...(prepared.online
+      ? {
+          testIncluded: prepared.models.map((m) => Uint8Array.from(testIndices, (j) => m.testIn[j]!)),
+        }
+      : {}),
+    forgetOutputs: prepared.models.map((m) => selectOutputs(m.train, forget)),
+    testOutputs: prepared.models.map((m) => selectOutputs(m.test, testIndices)),
   };
 }

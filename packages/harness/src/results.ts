@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { HyperParameterSource } from './tuning-record.js';
 
 /**
  * One result file = one cell of a benchmark plan (method x setting x forget set x seed).
@@ -103,6 +104,8 @@ export interface CellResult {
     /** the three seeds of AMUN's protocol: which original model, which forget-set draw, which unlearning run */
     seeds?: CellSeeds;
     hyperParameters: Record<string, unknown>;
+    /** where the hyper-parameters come from: the config, or a search by `lethe tune` (absent in older files: the config) */
+    hyperParameterSource?: HyperParameterSource;
   };
   /** the unlearned model's metrics */
   metrics: AccuracyMetrics & {
@@ -132,7 +135,8 @@ export interface CellResult {
   gold: BaselineModelMetrics;
   /** the original model's metrics on the same sets, before unlearning */
   original: BaselineModelMetrics;
-  sizes: { train: number; forget: number; retain: number; test: number };
+  /** train: the images models train on (forget + retain); holdout: training images no model saw (when the config holds some out) */
+  sizes: { train: number; forget: number; retain: number; test: number; holdout?: number };
   timing: {
     /** wall time of the unlearning method itself, seconds */
     unlearnSeconds: number;

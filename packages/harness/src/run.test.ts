@@ -6,7 +6,7 @@ import test from 'node:test';
 import { z } from 'zod';
 import { registerUnlearner } from '@lethe/core';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, loadResults, resultFilePath, type BenchmarkData } from './index.js';
+import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, loadResults, resultFilePath, seedsOf, type BenchmarkData } from './index.js';
 
 const config = parseBenchmarkConfig({
   name: 'e2e',
@@ -26,14 +26,14 @@ function syntheticData(): BenchmarkData {
 }
 
 test('forget sets: the requested size, disjoint from the retain set, covering the training set, seeded', () => {
-  const group = { seed: 3, forgetSetId: 'random-10pct', forgetFraction: 0.1 };
+  const group = { seeds: { forgetSet: 3 }, forgetSetId: 'random-10pct', forgetFraction: 0.1 };
   const { forget, retain } = drawForgetSet(1000, group);
   assert.equal(forget.length, 100);
   assert.equal(retain.length, 900);
   const all = new Set([...forget, ...retain]);
   assert.equal(all.size, 1000);
   assert.deepEqual(drawForgetSet(1000, group).forget, forget);
-  assert.notDeepEqual(drawForgetSet(1000, { ...group, seed: 4 }).forget, forget);
+  assert.notDeepEqual(drawForgetSet(1000, { ...group, seeds: { forgetSet: 4 } }).forget, forget);
   assert.throws(() => drawForgetSet(5, { ...group, forgetFraction: 0.01 }), /would hold 0/);
 });
 
@@ -165,7 +165,7 @@ test('reference-model attacks: reference models trained once, cached with their 
   const second = await runBenchmark(more, options);
   assert.deepEqual(second.trained, []);
   assert.equal(second.reused, 2);
-  assert.ok(lines.some((l) => /reference model 2\/2: model and signals loaded from cache/.test(l)));
+  assert.ok(lines.some((l) => /reference model 2\/2: model outputs loaded from cache/.test(l)));
   assert.ok(lines.some((l) => /reference models: 0 trained in this run, 2 loaded from cache/.test(l)));
   // four reference models: the first pair is reused, only the second pair is trained
   const four = parseBenchmarkConfig({ ...structuredClone(withRmia), evaluation: { mia: { attacks: ['rmia'], referenceModels: 4 } } });
@@ -209,6 +209,6 @@ test('results of an earlier version of the config move to superseded/ and are no
   assert.equal(current.length, 2);
   assert.ok(!current.some((r) => r.cellHash === oldFinetune.cellHash));
   const moved = fs.readdirSync(path.join(options.resultsDir, 'e2e', 'superseded'));
-  assert.deepEqual(moved, [path.basename(resultFilePath(options.resultsDir, 'e2e', { ...oldFinetune.cell, label: 'finetune', forgetSetId: oldFinetune.cell.forgetSet, cellHash: oldFinetune.cellHash }))]);
+  assert.deepEqual(moved, [path.basename(resultFilePath(options.resultsDir, 'e2e', { label: 'finetune', forgetSetId: oldFinetune.cell.forgetSet, seeds: seedsOf(oldFinetune), cellHash: oldFinetune.cellHash }))]);
   fs.rmSync(root, { recursive: true });
 });

@@ -13,8 +13,9 @@ import { contentHash } from './hash.js';
 
 /**
  * The SPD-GAN part of a group (opt-in by `evaluation.spdGan`): the generator (cached per data set, forget set,
- * seed and GAN settings), the perturbed training set D_r ∪ G(D_f), the SPD original trained on it with the
- * benchmark's recipe and the group's seed (cached), and the SPD original's and the gold model's scores on G(D_f).
+ * forget-set seed and GAN settings), the perturbed training set D_r ∪ G(D_f), the SPD original trained on it with
+ * the benchmark's recipe and the original model's seed (cached; its key names the original's, so it changes with the
+ * data, network, recipe and seed), and the SPD original's and the gold model's scores on G(D_f).
  */
 export interface SpdGanGroup {
   settings: SpdGanConfig;
@@ -28,8 +29,8 @@ export interface SpdGanGroup {
 }
 
 export function spdGanKeys(plan: Plan, group: PlannedGroup, settings: SpdGanConfig): { generatorKey: string; spdOriginalKey: string } {
-  const generatorKey = contentHash({ kind: 'spd-gan-generator', format: SPD_GENERATOR_FORMAT, dataset: plan.config.dataset, forgetSet: group.forgetSetId, seed: group.seed, settings });
-  const spdOriginalKey = contentHash({ kind: 'spd-original', generatorKey, modelSpec: plan.modelSpec, recipe: plan.recipe, seed: group.seed });
+  const generatorKey = contentHash({ kind: 'spd-gan-generator', format: SPD_GENERATOR_FORMAT, dataset: plan.config.dataset, forgetSet: group.forgetSetId, seed: group.seeds.forgetSet, settings });
+  const spdOriginalKey = contentHash({ kind: 'spd-original', generatorKey, originalKey: group.originalKey, seed: group.seeds.original });
   return { generatorKey, spdOriginalKey };
 }
 
@@ -37,7 +38,7 @@ export async function prepareSpdGanGroup(
   plan: Plan,
   group: PlannedGroup,
   settings: SpdGanConfig,
-  data: { train: ImageDataset },
+  data: { train: ImageDataset; available: Int32Array },
   sets: { forget: Int32Array; retain: Int32Array },
   gold: Model,
   options: { cacheDir: string; batchSize: number; log: (line: string) => void; onProgress?: Parameters<typeof trainFromScratch>[5] },
@@ -62,7 +63,7 @@ export async function prepareSpdGanGroup(
       data.train,
       sets.forget,
       sets.retain,
-      { eps: settings.eps, epochs: settings.ganEpochs, batchSize: settings.ganBatchSize, lr: settings.ganLr, signatureWeight: settings.signatureWeight, hidden: settings.hidden, seed: group.seed },
+      { eps: settings.eps, epochs: settings.ganEpochs, batchSize: settings.ganBatchSize, lr: settings.ganLr, signatureWeight: settings.signatureWeight, hidden: settings.hidden, seed: group.seeds.forgetSet },
       (epoch, r) => log(`  GAN epoch ${epoch + 1}/${settings.ganEpochs}: D loss ${r.discriminatorLoss.toFixed(3)}  G loss ${r.generatorLoss.toFixed(3)}  signature alignment ${r.signatureAlignment.toFixed(3)}`),
     );
     generator = trained;
@@ -71,8 +72,8 @@ export async function prepareSpdGanGroup(
   }
   const perturbed = await perturbedDataset(data.train, sets.forget, generator, options.batchSize);
   generator.dispose();
-  const allTrain = Int32Array.from({ length: perturbed.count }, (_, i) => i);
-  const spd = await cachedModel(options.cacheDir, spdOriginalKey, 'SPD original (D_r ∪ G(D_f))', log, async () => (await trainFromScratch(plan.modelSpec, plan.recipe, perturbed, allTrain, group.seed, options.onProgress)).model);
+  // the original's training images (holdout excluded), with the forget images replaced by their perturbed copies
+  const spd = await cachedModel(options.cacheDir, spdOriginalKey, 'SPD original (D_r ∪ G(D_f))', log, async () => (await trainFromScratch(plan.modelSpec, plan.recipe, perturbed, data.available, group.seeds.original, options.onProgress)).model);
   if (spd.trainedNow) trainedNow.push('spd-original');
   const before = accuracyAndConfidence(await modelOutputs(spd.model, perturbed, sets.forget, options.batchSize));
   const goldScores = accuracyAndConfidence(await modelOutputs(gold, perturbed, sets.forget, options.batchSize));

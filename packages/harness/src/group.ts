@@ -1,0 +1,214 @@
+import { combineSeeds, type BackendInfo } from '@lethe/runtime';
+import type { Model } from '@lethe/models';
+import { getUnlearner, trainFromScratch, type UnlearningTask } from '@lethe/core';
+import { evaluate, avgGap, evaluateMembership, OutputCache, type EvaluationContext, type MembershipSettings, type MembershipSummary } from '@lethe/metrics';
+import type { ReferenceModelSignals } from '@lethe/attacks';
+import type { BenchmarkConfig } from './config.js';
+import type { Plan, PlannedGroup } from './plan.js';
+import type { PreparedData } from './data.js';
+import { drawForgetSet } from './data.js';
+import { createPhaseProgress, type PhaseProgress } from './progress.js';
+import type { AccuracyMetrics, BaselineModelMetrics, MiaResult } from './results.js';
+import { cachedModel, modelCached, type CachedModel } from './cache.js';
+import { groupReferenceSignals, type PreparedReferences } from './references.js';
+import type { TimeBudget } from './budget.js';
+
+/**
+ * Stage 3b: one group (original seed x forget set x forget-set seed). Its original and gold models are loaded from
+ * the cache or trained (each a job of its own, named by its key), evaluated once, and shared by every cell of the
+ * group: the reported cells of `lethe run` and the candidates of `lethe tune` alike.
+ */
+
+/** The accuracies compared with the gold model in Avg Gap; 'MIA' joins them when membership inference runs. */
+export const GAP_METRICS = ['UA', 'RA', 'TA'] as const;
+
+/** Avg Gap's metrics for a config: AMUN's four (UA, RA, TA, MIA) when membership inference runs, else the accuracies. */
+export function gapMetricsFor(config: BenchmarkConfig): string[] {
+  return config.evaluation.mia.attacks.length > 0 ? [...GAP_METRICS, 'MIA'] : [...GAP_METRICS];
+}
+
+/** Metrics of every unlearned model beside UA/RA/TA (see @lethe/metrics for their definitions). */
+export const COMPARISON_METRICS = ['FR', 'MRR', 'alignmentGap', 'activationDistance', 'klForget', 'klTest'] as const;
+
+/** What every stage of a run shares. */
+export interface RunContext {
+  plan: Plan;
+  data: PreparedData;
+  backend: BackendInfo;
+  cacheDir: string;
+  log: (line: string) => void;
+  interactive: boolean;
+  budget: TimeBudget;
+  references: PreparedReferences | null;
+  /** models trained in this process, by role */
+  trained: string[];
+}
+
+export interface ModelEvaluation {
+  /** every metric computed (GAP_METRICS, and COMPARISON_METRICS when asked) */
+  values: Record<string, number>;
+  mia: MembershipSummary | null;
+  /** UA, RA, TA (and MIA) */
+  metrics: AccuracyMetrics & { MIA?: number };
+}
+
+export interface OpenGroup {
+  group: PlannedGroup;
+  forget: Int32Array;
+  retain: Int32Array;
+  original: CachedModel;
+  gold: CachedModel;
+  originalMetrics: BaselineModelMetrics;
+  goldMetrics: BaselineModelMetrics;
+  goldMia: MembershipSummary | null;
+  /** the task an unlearner is given in this group */
+  task(setting: UnlearningTask['setting'], seed: number, progress: PhaseProgress): UnlearningTask;
+  evaluate(model: Model, metrics: readonly string[]): Promise<ModelEvaluation>;
+  /** Avg Gap of a model's metrics to the gold model's, over the config's gap metrics */
+  avgGapOf(metrics: AccuracyMetrics & { MIA?: number }): number;
+  /** forget a model's cached outputs (after it is disposed) */
+  release(model: Model): void;
+  dispose(): void;
+}
+
+export function accuracies(values: Record<string, number>): AccuracyMetrics {
+  return { UA: values.UA!, RA: values.RA!, TA: values.TA! };
+}
+
+/** JSON has no NaN: an undefined rate (e.g. FR when the original model got all of D_f wrong) is stored as null. */
+export function finiteOrNull(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
+}
+
+export function miaResult(summary: MembershipSummary): MiaResult {
+  return {
+    attack: summary.attack,
+    referenceModels: summary.referenceModels,
+    ftAuc: summary.ftAuc,
+    tprAt1Fpr: summary.tprAt1Fpr,
+    efficacy: summary.efficacy,
+    byAttack: Object.fromEntries(
+      Object.entries(summary.byAttack).map(([name, r]) => {
+        const { attack: _attack, ...numbers } = r;
+        return [name, numbers];
+      }),
+    ),
+  };
+}
+
+export function describeMetrics(m: AccuracyMetrics & { MIA?: number }, mia: MembershipSummary | null): string {
+  return (
+    `UA ${m.UA.toFixed(2)}  RA ${m.RA.toFixed(2)}  TA ${m.TA.toFixed(2)}` +
+    (mia ? `  MIA (${mia.attack}) ${mia.value.toFixed(2)}` + (mia.efficacy !== null && mia.attack !== 'svc-mia' ? `  MIA-efficacy ${mia.efficacy.toFixed(2)}` : '') : '')
+  );
+}
+
+/** Whether opening the group would train a model (for time limits and plans). */
+export function groupModelsCached(context: Pick<RunContext, 'cacheDir'>, group: PlannedGroup): { original: boolean; gold: boolean } {
+  return { original: modelCached(context.cacheDir, group.originalKey), gold: modelCached(context.cacheDir, group.goldKey) };
+}
+
+/** Load or train a group's original and gold models and evaluate them; null when the time limit stops it first. */
+export async function openGroup(context: RunContext, group: PlannedGroup): Promise<OpenGroup | null> {
+  const { plan, data, log, interactive, cacheDir, budget } = context;
+  const config = plan.config;
+  const { forget, retain } = drawForgetSet(data.available, group);
+  const phase = (name: string): PhaseProgress => createPhaseProgress(name, log, interactive);
+  const cached = groupModelsCached(context, group);
+
+  if (!cached.original && !budget.allows('original', `training the original model (seed ${group.seeds.original})`)) return null;
+  const originalProgress = phase('original model');
+  const started = performance.now();
+  const original = await cachedModel(cacheDir, group.originalKey, `original model (seed ${group.seeds.original})`, log, async () => {
+    const { model } = await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, group.seeds.original, (p) => originalProgress.update(p));
+    return model;
+  });
+  originalProgress.stop();
+  if (original.trainedNow) {
+    context.trained.push('original');
+    budget.record('original', (performance.now() - started) / 1000);
+  }
+
+  const task = (setting: UnlearningTask['setting'], seed: number, progress: PhaseProgress): UnlearningTask => ({
+    original: original.model,
+    train: data.train,
+    test: data.test,
+    forget,
+    retain: setting === 'retain' ? retain : new Int32Array(0),
+    setting,
+    seed,
+    recipe: plan.recipe,
+    log,
+    onProgress: (p) => progress.update(p),
+    cacheDir,
+  });
+
+  if (!cached.gold && !budget.allows('gold', `training the gold model (seed ${group.seeds.original}, forget set ${group.forgetSetId} draw ${group.seeds.forgetSet})`)) {
+    original.model.dispose();
+    return null;
+  }
+  const goldProgress = phase('gold model (retrain)');
+  const goldStarted = performance.now();
+  const gold = await cachedModel(cacheDir, group.goldKey, 'gold model', log, () => getUnlearner('retrain').unlearn(task('retain', group.goldSeed, goldProgress), {}));
+  goldProgress.stop();
+  if (gold.trainedNow) {
+    context.trained.push('gold');
+    budget.record('gold', (performance.now() - goldStarted) / 1000);
+  }
+
+  // one inference pass per (model, set), shared by every metric and attack of the group
+  const outputs = new OutputCache(config.evaluation.batchSize);
+  const testIndices = Int32Array.from({ length: data.test.count }, (_, i) => i);
+  const contextOf = (model: Model): EvaluationContext => ({ model, gold: gold.model, original: original.model, train: data.train, test: data.test, forget, retain, testIndices, outputs });
+  const miaConfig = config.evaluation.mia;
+  // the same attack (seed, balanced draws, population) for every model of the group
+  const membership: MembershipSettings | null =
+    miaConfig.attacks.length > 0
+      ? { attacks: miaConfig.attacks, ...(miaConfig.primary ? { primary: miaConfig.primary } : {}), options: miaConfig.options, seed: combineSeeds(group.seeds.forgetSet, group.forgetSetId, 'membership') }
+      : null;
+  const references: ReferenceModelSignals | undefined = context.references ? groupReferenceSignals(context.references, forget, testIndices) : undefined;
+  const gapMetrics = gapMetricsFor(config);
+
+  const evaluateModel = async (model: Model, metrics: readonly string[]): Promise<ModelEvaluation> => {
+    const c = contextOf(model);
+    const values = await evaluate(c, [...new Set([...GAP_METRICS, ...metrics])]);
+    let mia: MembershipSummary | null = null;
+    if (membership) {
+      const [f, r, t] = [await outputs.get(model, 'forget', c), await outputs.get(model, 'retain', c), await outputs.get(model, 'test', c)];
+      mia = await evaluateMembership({ forget: f, retain: r, test: t }, membership, references);
+    }
+    return { values, mia, metrics: { ...accuracies(values), ...(mia ? { MIA: mia.value } : {}) } };
+  };
+
+  const originalEval = await evaluateModel(original.model, []);
+  const goldEval = await evaluateModel(gold.model, ['FR', 'MRR']);
+  const originalMetrics: BaselineModelMetrics = { ...originalEval.metrics, ...(originalEval.mia ? { mia: miaResult(originalEval.mia) } : {}) };
+  const goldMetrics: BaselineModelMetrics = {
+    ...goldEval.metrics,
+    FR: finiteOrNull(goldEval.values.FR),
+    MRR: finiteOrNull(goldEval.values.MRR),
+    ...(goldEval.mia ? { mia: miaResult(goldEval.mia) } : {}),
+  };
+  log(`original: ${describeMetrics(originalMetrics, originalEval.mia)}`);
+  log(`gold:     ${describeMetrics(goldMetrics, goldEval.mia)}`);
+  const goldGapValues: Record<string, number> = { UA: goldMetrics.UA, RA: goldMetrics.RA, TA: goldMetrics.TA, ...(goldMetrics.MIA !== undefined ? { MIA: goldMetrics.MIA } : {}) };
+
+  return {
+    group,
+    forget,
+    retain,
+    original,
+    gold,
+    originalMetrics,
+    goldMetrics,
+    goldMia: goldEval.mia,
+    task,
+    evaluate: evaluateModel,
+    avgGapOf: (metrics) => avgGap({ ...metrics }, goldGapValues, gapMetrics),
+    release: (model) => outputs.release(model),
+    dispose() {
+      original.model.dispose();
+      gold.model.dispose();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { getUnlearner, type TaskSizes, type Workload } from '@lethe/core';
+import { forgetCount, type Plan, type PlannedCell, type PlannedGroup } from './plan.js';
+
+/**
+ * The plan as a job graph: every piece of work with a content-hash id, what it needs first, and how many images it
+ * sends through the network. `lethe plan` prints it (with what is done already and an estimate of the rest); the
+ * local executor (run.ts) runs it in dependency order: reference models, then per group the original and gold
+ * models, then the cells. The ids are the cache keys and cell hashes, so any executor on any machine agrees with
+ * every other on what a job is and whether it is done.
+ */
+export type JobKind = 'reference' | 'original' | 'gold' | 'validation-gold' | 'search' | 'cell';
+
+export interface Job {
+  /** `<kind>:<key or cell hash>` */
+  id: string;
+  kind: JobKind;
+  title: string;
+  deps: string[];
+  workload: Workload;
+}
+
+/** Evaluation of one model: inference over the forget, retain and test sets (membership attacks reuse those outputs). */
+function evaluationImages(plan: Plan): number {
+  return plan.sizes.available + plan.sizes.test;
+}
+
+export function taskSizesOf(plan: Plan, group: PlannedGroup): TaskSizes {
+  const forget = forgetCount(plan.sizes.available, group.forgetFraction);
+  return { forget, retain: plan.sizes.available - forget, test: plan.sizes.test, setting: plan.config.setting, recipeEpochs: plan.recipe.epochs };
+}
+
+/** A cell's unlearning work: the method's own estimate, else `epochs` passes over the data its setting allows. */
+export function unlearningWorkload(method: string, hyperParameters: Record<string, unknown>, sizes: TaskSizes): Workload {
+  const definition = getUnlearner(method);
+  if (definition.workload) return definition.workload(sizes, hyperParameters);
+  const epochs = typeof hyperParameters.epochs === 'number' ? hyperParameters.epochs : 1;
+  const data = sizes.setting === 'retain' ? sizes.forget + sizes.retain : sizes.forget;
+  return { trainImages: epochs * data, inferenceImages: 0 };
+}
+
+export function jobGraph(plan: Plan): Job[] {
+  const jobs: Job[] = [];
+  const epochs = plan.recipe.epochs;
+  const referenceIds = plan.references.map((r) => `reference:${r.key}`);
+  for (const r of plan.references) {
+    jobs.push({
+      id: `reference:${r.key}`,
+      kind: 'reference',
+      title: `reference model ${r.index + 1}/${plan.references.length} (pair ${r.pair}, side ${r.side})`,
+      deps: [],
+      workload: { trainImages: epochs * plan.sizes.referenceHalf, inferenceImages: plan.sizes.train + plan.sizes.test },
+    });
+  }
+  for (const o of plan.originals) {
+    jobs.push({ id: `original:${o.key}`, kind: 'original', title: `original model (seed ${o.seed})`, deps: [], workload: { trainImages: epochs * plan.sizes.available, inferenceImages: 0 } });
+  }
+  const goldJob = (group: PlannedGroup, kind: 'gold' | 'validation-gold'): void => {
+    const sizes = taskSizesOf(plan, group);
+    jobs.push({
+      id: `${kind}:${group.goldKey}`,
+      kind,
+      title: `${kind === 'gold' ? 'gold' : 'validation gold'} model (original seed ${group.seeds.original}, ${group.forgetSetId} draw ${group.seeds.forgetSet})`,
+      deps: [],
+      workload: { trainImages: epochs * sizes.retain, inferenceImages: 2 * evaluationImages(plan) },
+    });
+  };
+  for (const group of plan.validationGroups) goldJob(group, 'validation-gold');
+  for (const search of plan.searches) {
+    const sizes = taskSizesOf(plan, search.group);
+    const per = unlearningWorkload(search.method, search.base, sizes);
+    const n = candidateCount(search.space, search.budget);
+    jobs.push({
+      id: `search:${search.searchKey}`,
+      kind: 'search',
+      title: `search ${search.label} on ${search.forgetSetId} (${n} candidates)`,
+      deps: [`original:${search.group.originalKey}`, `validation-gold:${search.group.goldKey}`, ...referenceIds],
+      workload: { trainImages: n * per.trainImages, inferenceImages: n * (per.inferenceImages + evaluationImages(plan)) },
+    });
+  }
+  for (const group of plan.groups) {
+    goldJob(group, 'gold');
+    const sizes = taskSizesOf(plan, group);
+    for (const cell of group.cells) {
+      const per: Workload = cell.method === 'retrain' ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
+      const search = plan.searches.find((s) => s.label === cell.label && s.forgetSetId === cell.forgetSetId);
+      jobs.push({
+        id: `cell:${cell.cellHash}`,
+        kind: 'cell',
+        title: cellTitle(cell),
+        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(search && cell.awaitsSearch ? [`search:${search.searchKey}`] : [])],
+        workload: { trainImages: per.trainImages, inferenceImages: per.inferenceImages + evaluationImages(plan) },
+      });
+    }
+  }
+  return jobs;
+}
+
+export function cellTitle(cell: PlannedCell): string {
+  return `${cell.label} (${cell.forgetSetId}, o${cell.seeds.original} f${cell.seeds.forgetSet} u${cell.seeds.unlearning})`;
+}
+
+/** Candidates a search space yields: the grid's size when every dimension is a grid, else the budget. */
+export function candidateCount(space: Record<string, unknown>, budget: number): number {
+  const dims = Object.values(space) as Array<{ grid?: unknown[] }>;
+  return dims.every((d) => Array.isArray(d.grid)) ? dims.reduce((n, d) => n * d.grid!.length, 1) : budget;
+}

@@ -1,0 +1,235 @@
+import path from 'node:path';
+import { initBackend, Rng, combineSeeds, type BackendName, type BackendInfo } from '@lethe/runtime';
+import { getUnlearner, resolveHyperParameters } from '@lethe/core';
+import type { BenchmarkConfig, SearchSpace } from './config.js';
+import { planBenchmark, type Plan, type PlannedSearch } from './plan.js';
+import { createPhaseProgress } from './progress.js';
+import { prepareReferenceModels } from './references.js';
+import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
+import { gapMetricsFor, openGroup, type OpenGroup, type RunContext } from './group.js';
+import { TimeBudget, formatDuration } from './budget.js';
+import { defaultCacheDir } from './run.js';
+import { TUNING_SCHEMA, readTuningRecord, writeTuningRecord, type MethodSearch, type TuningCandidate, type TuningRecord } from './tuning-record.js';
+
+/**
+ * `lethe tune`: the hyper-parameter search the papers use to pick each method's learning rate (AMUN searches it in
+ * [1e-6, 1e-1]). For every searched method and forget set, each candidate unlearns the validation group (the original
+ * model of `tuning.originalSeed` and a forget set drawn with `tuning.forgetSetSeed`, which no reported cell uses) and
+ * is scored by Avg Gap to that group's gold model; the lowest wins. The search reuses the cached original, gold and
+ * reference models (it trains them only if no run has yet), writes its record after every candidate (a killed search
+ * resumes at the next candidate), and `lethe run` then uses the chosen values.
+ */
+
+/** Round to 3 significant digits: the values land in result files and tables, where 0.00123 reads better than 0.0012345678. */
+function roundSignificant(value: number): number {
+  return Number(value.toPrecision(3));
+}
+
+/**
+ * The candidates of a search, a pure function of the space, the budget and the seed. Only grids: every combination.
+ * Otherwise `budget` candidates, each sampled dimension stratified (its range cut into `budget` equal strata, on a log
+ * scale for logUniform, one draw in each, strata shuffled per dimension: a Latin hypercube, which covers a range
+ * evenly where plain random draws bunch up) and each grid dimension cycled through its values in a shuffled order.
+ */
+export function searchCandidates(space: SearchSpace, budget: number, seed: number | string): Array<Record<string, unknown>> {
+  const names = Object.keys(space).sort();
+  if (names.length === 0) throw new Error('the search space is empty: give at least one hyper-parameter, e.g. { "lr": { "logUniform": [1e-5, 0.1] } }');
+  const rng = new Rng(typeof seed === 'number' ? seed : combineSeeds(seed));
+  if (names.every((n) => 'grid' in space[n]!)) {
+    let out: Array<Record<string, unknown>> = [{}];
+    for (const name of names) {
+      const values = (space[name] as { grid: unknown[] }).grid;
+      out = out.flatMap((c) => values.map((v) => ({ ...c, [name]: v })));
+    }
+    return out;
+  }
+  const columns = names.map((name) => {
+    const dimension = space[name]!;
+    const r = rng.fork(name);
+    const order = r.permutation(budget);
+    if ('grid' in dimension) return Array.from({ length: budget }, (_, i) => dimension.grid[order[i]! % dimension.grid.length]);
+    const [low, high] = dimension.logUniform;
+    const [a, b] = [Math.log(low), Math.log(high)];
+    return Array.from({ length: budget }, (_, i) => roundSignificant(Math.exp(a + ((b - a) * (order[i]! + r.next())) / budget)));
+  });
+  return Array.from({ length: budget }, (_, i) => Object.fromEntries(names.map((name, d) => [name, columns[d]![i]])));
+}
+
+export interface TuneOptions {
+  /** the search record (default: beside the config, `<config>.tuning.json`; the CLI passes it) */
+  recordFile: string;
+  cacheDir?: string;
+  dataDir?: string;
+  backend?: BackendName | 'auto';
+  log?: (line: string) => void;
+  interactive?: boolean;
+  data?: BenchmarkData;
+  timeLimitSeconds?: number;
+  /** search only these method labels (default: every searched method) */
+  methods?: string[];
+}
+
+export interface TuneSummary {
+  plan: Plan;
+  backend: BackendInfo;
+  record: TuningRecord;
+  /** searches finished (now or before) and pending */
+  finished: string[];
+  pending: string[];
+  candidatesRun: number;
+  stoppedByTimeLimit: boolean;
+}
+
+function emptyRecord(config: BenchmarkConfig, plan: Plan): TuningRecord {
+  const tuning = config.tuning!;
+  return {
+    schema: TUNING_SCHEMA,
+    benchmark: config.name,
+    validation: { originalSeed: plan.validationGroups[0]!.seeds.original, forgetSetSeed: tuning.forgetSetSeed, unlearningSeed: tuning.unlearningSeed },
+    searches: {},
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/** The search's candidates, each validated against the method's schema before any model trains. */
+function plannedCandidates(config: BenchmarkConfig, search: PlannedSearch): Array<Record<string, unknown>> {
+  const candidates = searchCandidates(search.space as SearchSpace, search.budget, combineSeeds(config.tuning!.seed, search.entryId));
+  return candidates.map((candidate) => {
+    try {
+      resolveHyperParameters(search.method, config.setting, { ...search.base, ...candidate });
+    } catch (err) {
+      throw new Error(`tuning ${search.label}: the candidate ${JSON.stringify(candidate)} is not valid for '${search.method}' (${(err as Error).message.split('\n').join(' ')}); give this method its own space in tuning.methods.${search.label}.space`);
+    }
+    return candidate;
+  });
+}
+
+export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOptions): Promise<TuneSummary> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const interactive = options.interactive ?? Boolean(process.stderr.isTTY);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  if (!config.tuning) {
+    throw new Error(`config '${config.name}' has no "tuning" section; add one, e.g. "tuning": { "forgetSetSeed": 100, "space": { "lr": { "logUniform": [1e-5, 0.1] } } }`);
+  }
+  const plan = planBenchmark(config);
+  const wanted = options.methods ? new Set(options.methods) : null;
+  if (wanted) {
+    const known = new Set(plan.searches.map((s) => s.label));
+    for (const label of wanted) if (!known.has(label)) throw new Error(`tune: '${label}' is not a searched method of '${config.name}'; searched: ${[...known].join(', ') || 'none'}`);
+  }
+  const searches = plan.searches.filter((s) => !wanted || wanted.has(s.label));
+  const candidatesOf = new Map(searches.map((s) => [s.entryId, plannedCandidates(config, s)]));
+
+  let record = readTuningRecord(options.recordFile) ?? emptyRecord(config, plan);
+  if (record.benchmark !== config.name) throw new Error(`search record '${options.recordFile}' belongs to benchmark '${record.benchmark}', not '${config.name}'; pass another --record file`);
+  record = { ...record, validation: emptyRecord(config, plan).validation };
+  for (const search of searches) {
+    const entry = record.searches[search.entryId];
+    if (entry && entry.searchKey !== search.searchKey) {
+      log(`${search.entryId}: the record's search was made for other settings (model, data, base values, space or evaluation changed); searching again`);
+      delete record.searches[search.entryId];
+    }
+  }
+  const isFinished = (s: PlannedSearch): boolean => {
+    const entry = record.searches[s.entryId];
+    return !!entry && entry.candidates.length >= candidatesOf.get(s.entryId)!.length;
+  };
+  const todo = searches.filter((s) => !isFinished(s));
+  const backend = await initBackend(options.backend, { log });
+  const budget = new TimeBudget(options.timeLimitSeconds ?? null, log);
+  let candidatesRun = 0;
+  const result = (stopped: boolean): TuneSummary => ({
+    plan,
+    backend,
+    record,
+    finished: searches.filter(isFinished).map((s) => s.entryId),
+    pending: searches.filter((s) => !isFinished(s)).map((s) => s.entryId),
+    candidatesRun,
+    stoppedByTimeLimit: stopped,
+  });
+  const total = todo.reduce((n, s) => n + candidatesOf.get(s.entryId)!.length - (record.searches[s.entryId]?.candidates.length ?? 0), 0);
+  log(`tune ${config.name}: ${searches.length} search(es), ${searches.length - todo.length} finished before; ${total} candidate run(s) to go; record: ${options.recordFile}`);
+  if (todo.length === 0) return result(false);
+
+  const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
+  const data = prepareData(config, loaded);
+  const context: RunContext = { plan, data, backend, cacheDir, log, interactive, budget, references: null, trained: [] };
+  if (plan.references.length > 0) {
+    const prepared = await prepareReferenceModels(plan, data, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive, mayTrain: (role) => budget.allows('reference', `training ${role}`) });
+    if (!prepared.complete) return result(true);
+    context.references = prepared;
+  }
+  const gapMetrics = gapMetricsFor(config);
+  for (const group of plan.validationGroups) {
+    const groupSearches = todo.filter((s) => s.group.goldKey === group.goldKey);
+    if (groupSearches.length === 0) continue;
+    log(`\n== validation group: original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}, not reported) ==`);
+    const open = await openGroup(context, group);
+    if (!open) return result(true);
+    try {
+      for (const search of groupSearches) {
+        const stopped = await runSearch(search, open, candidatesOf.get(search.entryId)!);
+        if (stopped) return result(true);
+      }
+    } finally {
+      open.dispose();
+    }
+  }
+  return result(false);
+
+  async function runSearch(search: PlannedSearch, open: OpenGroup, candidates: Array<Record<string, unknown>>): Promise<boolean> {
+    const entry: MethodSearch = record.searches[search.entryId] ?? {
+      method: search.method,
+      label: search.label,
+      forgetSet: search.forgetSetId,
+      searchKey: search.searchKey,
+      base: search.base,
+      space: search.space,
+      planned: candidates.length,
+      candidates: [],
+      chosen: null,
+    };
+    record.searches[search.entryId] = entry;
+    const definition = getUnlearner(search.method);
+    for (let i = entry.candidates.length; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
+      const what = `${search.label} candidate ${i + 1}/${candidates.length} ${JSON.stringify(candidate)}`;
+      if (!budget.allows(`search:${search.method}`, what)) return true;
+      const hyperParameters = resolveHyperParameters(search.method, config.setting, { ...search.base, ...candidate });
+      const progress = createPhaseProgress(`${search.label} ${i + 1}/${candidates.length}`, log, interactive);
+      const started = performance.now();
+      let tried: TuningCandidate;
+      try {
+        const model = await definition.unlearn(open.task(config.setting, config.tuning!.unlearningSeed, progress), hyperParameters);
+        progress.stop();
+        const { metrics } = await open.evaluate(model, []);
+        open.release(model);
+        model.dispose();
+        const gold = { UA: open.goldMetrics.UA, RA: open.goldMetrics.RA, TA: open.goldMetrics.TA, ...(open.goldMetrics.MIA !== undefined ? { MIA: open.goldMetrics.MIA } : {}) };
+        tried = { hyperParameters: candidate, metrics: { ...metrics }, gold, avgGap: open.avgGapOf(metrics), avgGapOver: gapMetrics, seconds: (performance.now() - started) / 1000 };
+      } catch (err) {
+        progress.stop();
+        // a diverging candidate is a result of the search (that learning rate is too high), not a reason to stop it
+        tried = { hyperParameters: candidate, avgGap: null, seconds: (performance.now() - started) / 1000, error: (err as Error).message };
+      }
+      budget.record(`search:${search.method}`, tried.seconds);
+      candidatesRun++;
+      entry.candidates.push(tried);
+      log(`${what}: ${tried.avgGap === null ? `FAILED (${tried.error})` : `Avg Gap ${tried.avgGap.toFixed(2)}  (UA ${tried.metrics!.UA!.toFixed(2)}, RA ${tried.metrics!.RA!.toFixed(2)}, TA ${tried.metrics!.TA!.toFixed(2)}${tried.metrics!.MIA !== undefined ? `, MIA ${tried.metrics!.MIA.toFixed(2)}` : ''})`}  ${formatDuration(tried.seconds)}`);
+      if (entry.candidates.length === candidates.length) entry.chosen = choose(entry);
+      writeTuningRecord(options.recordFile, record);
+    }
+    if (entry.chosen) log(`${search.entryId}: chose ${JSON.stringify(entry.chosen.hyperParameters)} (validation Avg Gap ${entry.chosen.avgGap.toFixed(2)})`);
+    else log(`${search.entryId}: every candidate failed; the method keeps its config values (see the record: ${path.basename(options.recordFile)})`);
+    return false;
+  }
+}
+
+/** The candidate with the lowest Avg Gap (the first of equals); null when every candidate failed. */
+export function choose(entry: Pick<MethodSearch, 'candidates'>): MethodSearch['chosen'] {
+  let best: MethodSearch['chosen'] = null;
+  entry.candidates.forEach((c, index) => {
+    if (c.avgGap !== null && (best === null || c.avgGap < best.avgGap)) best = { index, hyperParameters: c.hyperParameters, avgGap: c.avgGap };
+  });
+  return best;
+}
