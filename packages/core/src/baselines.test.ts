@@ -165,7 +165,7 @@ for (const name of Object.keys(quick)) {
 
 test('defaults follow the cited sources and unknown fields are refused', () => {
   assert.deepEqual(resolveHyperParameters('gradient-ascent', 'forget-only', {}), {
-    epochs: 5, lr: 1e-4, momentum: 0.9, weightDecay: 5e-4, batchSize: 256, schedule: 'constant', maxForgetLoss: null,
+    epochs: 5, lr: 1e-4, momentum: 0.9, weightDecay: 5e-4, batchSize: 256, schedule: 'constant', stepEpochs: 1, stepGamma: 0.1, maxForgetLoss: null,
   });
   const salun = resolveHyperParameters('salun', 'retain', {});
   assert.equal(salun['maskFraction'], 0.5);

@@ -39,7 +39,7 @@ function predict(model: Model, images: Float32Array, count: number): number[] {
   return tf.tidy(() => Array.from(tf.argMax(model.logits(tf.tensor4d(images, [count, train.height, train.width, train.channels]), { training: false }), 1).dataSync()));
 }
 
-test('defaults are AMUN\'s: eps 0.04 doubling, 50 steps of eps/10, then SGD 10 epochs at lr 0.01', () => {
+test('defaults are AMUN\'s: eps 0.04 doubling, 50 steps of eps/10, then SGD 10 epochs at lr 0.01 decayed x0.1 each epoch', () => {
   const defaults = hp('retain');
   assert.equal(defaults.initialEps, 0.04);
   assert.equal(defaults.attackSteps, 50);
@@ -47,6 +47,8 @@ test('defaults are AMUN\'s: eps 0.04 doubling, 50 steps of eps/10, then SGD 10 e
   assert.equal(defaults.restartOnDoubling, false);
   assert.equal(defaults.augmentAdversarial, false);
   assert.deepEqual([defaults.epochs, defaults.lr, defaults.momentum, defaults.weightDecay, defaults.batchSize], [10, 0.01, 0.9, 5e-4, 128]);
+  // the public code's StepLR: x0.1 after every epoch
+  assert.deepEqual([defaults.schedule, defaults.stepEpochs, defaults.stepGamma], ['step', 1, 0.1]);
   assert.deepEqual(amun.settings, ['retain', 'forget-only']);
   assert.throws(() => resolveHyperParameters('amun', 'retain', { initialEps: 0 }), /initialEps/);
   assert.throws(() => resolveHyperParameters('amun', 'retain', { attackSteps: 2.5 }), /attackSteps/);

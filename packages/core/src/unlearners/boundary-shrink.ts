@@ -5,7 +5,7 @@ import { combineSeeds } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
 import { trainLoop } from '../training/loop.js';
 import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
-import { fineTuneFields } from './common.js';
+import { fineTuneFields, fineTuneSchedule } from './common.js';
 import { mixedCount, mixedEpochBatches, type BatchSource } from './mixed-batches.js';
 
 export interface BoundaryShrinkLabelOptions {
@@ -102,7 +102,7 @@ export async function runBoundaryShrink(
       },
       stepsPerEpoch: sources.reduce((n, s) => n + Math.ceil(mixedCount([s]) / hp.batchSize), 0),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
       ...(options.gradientMask ? { gradientMask: options.gradientMask } : {}),
       onProgress: (p) => task.onProgress?.({ ...p, phase: 'boundary-shrink' }),
     });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { combineSeeds } from '@lethe/runtime';
 import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { fineTuneFields, trainCopy } from './common.js';
+import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 
 const hyperParameters = z.object(fineTuneFields).strict();
 
@@ -19,7 +19,7 @@ export const finetune: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
       batches: epochBatches(task.train, task.retain, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'finetune'), augment: task.recipe.augment }),
       stepsPerEpoch: stepsPerEpoch(task.retain.length, hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
     });
   },
 };

@@ -5,7 +5,7 @@ import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { type LossFunction } from '../training/loop.js';
 import { crossEntropy } from '../training/loss.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { fineTuneFields, trainCopy } from './common.js';
+import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 
 const hyperParameters = z
   .object({
@@ -58,7 +58,7 @@ export const gradientAscent: UnlearnerDefinition<z.infer<typeof hyperParameters>
       batches: epochBatches(task.train, task.forget, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'gradient-ascent'), augment: task.recipe.augment }),
       stepsPerEpoch: stepsPerEpoch(task.forget.length, hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
       loss: gradientAscentLoss(hp.maxForgetLoss),
     });
   },

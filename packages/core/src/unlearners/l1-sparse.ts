@@ -5,7 +5,7 @@ import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { type Batch, type LossFunction } from '../training/loop.js';
 import { crossEntropy } from '../training/loss.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { fineTuneFields, trainCopy } from './common.js';
+import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 
 const hyperParameters = z
   .object({
@@ -71,7 +71,7 @@ export const l1Sparse: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
       },
       stepsPerEpoch: stepsPerEpoch(task.retain.length, hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
       loss: penalisedLoss,
     });
   },

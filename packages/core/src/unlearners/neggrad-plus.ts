@@ -5,7 +5,7 @@ import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { type Batch, type LossFunction } from '../training/loop.js';
 import { crossEntropy } from '../training/loss.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { fineTuneFields, trainCopy } from './common.js';
+import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 
 // Defaults from SCRUB's public code (meghdadk/SCRUB), whose CIFAR-10 notebook BadT_experiments.ipynb runs
 // NegGrad+ with ng_alpha 0.9999, ng_lr 0.01, ng_epochs 5, retain batch 128 and forget batch 512 (the other
@@ -82,7 +82,7 @@ export const negGradPlus: UnlearnerDefinition<z.infer<typeof hyperParameters>> =
       },
       stepsPerEpoch: steps,
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
       loss: negGradPlusLoss(hp.alpha),
     });
   },

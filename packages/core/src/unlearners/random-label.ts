@@ -6,7 +6,7 @@ import type { Model } from '@lethe/models';
 import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { trainLoop, type Batch } from '../training/loop.js';
 import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
-import { fineTuneFields } from './common.js';
+import { fineTuneFields, fineTuneSchedule } from './common.js';
 
 /**
  * RL's hyper-parameters, shared with SalUn (which is RL restricted to a saliency mask). Defaults from SalUn's
@@ -112,7 +112,7 @@ export async function trainWithRandomLabels(
     batches: randomLabelBatches(task, hp, combineSeeds(task.seed, seedLabel)),
     stepsPerEpoch: randomLabelStepsPerEpoch(task.forget.length, task.retain.length, hp),
     optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-    schedule: { kind: hp.schedule },
+    schedule: fineTuneSchedule(hp),
     ...(gradientMask ? { gradientMask } : {}),
     onProgress: (p) => task.onProgress?.({ ...p, phase: seedLabel }),
   });

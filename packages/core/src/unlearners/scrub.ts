@@ -6,7 +6,7 @@ import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { trainLoop, type Batch, type LossFunction } from '../training/loop.js';
 import { crossEntropy } from '../training/loss.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { fineTuneFields } from './common.js';
+import { fineTuneFields, fineTuneSchedule } from './common.js';
 
 // Defaults from SCRUB's public code (meghdadk/SCRUB, large_scale_unlearning.ipynb: CIFAR-10 with ResNet):
 // sgda_epochs 3, msteps 2, SGD lr 5e-4, momentum 0.9, weight decay 5e-4, kd_T 4, alpha 0.001 (KL), gamma 0.99
@@ -97,7 +97,7 @@ export const scrub: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
         // progress only: the count of the epochs that have a max pass
         stepsPerEpoch: stepsPerEpoch(retain.length, hp.batchSize) + (hp.maxEpochs > 0 ? stepsPerEpoch(forget.length, hp.forgetBatchSize) : 0),
         optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-        schedule: { kind: hp.schedule },
+        schedule: fineTuneSchedule(hp),
         loss: scrubLoss(hp.temperature),
         onProgress: (p) => task.onProgress?.({ ...p, phase: 'scrub' }),
       });

@@ -6,7 +6,7 @@ import { Model } from '@lethe/models';
 import { epochBatches, stepsPerEpoch, trainFromScratch } from '../training/recipe.js';
 import { trainLoop, type Batch } from '../training/loop.js';
 import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
-import { fineTuneFields, trainCopy } from './common.js';
+import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 import { allIndices, gatherSamples, sampleIndices, type SampleSet } from './tmu/data.js';
 import { adversarialFeature, correctlyClassified, distanceFeature, lossFeature, type FeatureName } from './tmu/features.js';
 import { applyFeatureScaler, fitFeatureScaler } from './tmu/scaling.js';
@@ -180,7 +180,7 @@ export async function computeTmuFeatures(task: UnlearningTask, hp: TmuHyperParam
         batches: epochBatches(twinData, allIndices(twinData.count), { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'tmu', 'twin'), augment: task.recipe.augment }),
         stepsPerEpoch: stepsPerEpoch(twinData.count, hp.batchSize),
         optimizer: { lr: hp.twinLr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-        schedule: { kind: hp.schedule },
+        schedule: fineTuneSchedule(hp),
         onProgress: (p) => task.onProgress?.({ ...p, phase: 'tmu-twin' }),
       });
       twinColumns = await featureColumns(names, twin, earlyModel ?? twin, heldOut, pickReferences(trainedOn, 'twin'), hp);
@@ -291,7 +291,7 @@ export const tmu: UnlearnerDefinition<TmuHyperParameters> = {
       batches: fineTuneBatches(relabelled, indices, hp.batchSize, isForget, hp.noiseStd, combineSeeds(task.seed, 'tmu', 'finetune'), task.recipe.augment),
       stepsPerEpoch: stepsPerEpoch(indices.length, hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-      schedule: { kind: hp.schedule },
+      schedule: fineTuneSchedule(hp),
     });
   },
 };

@@ -7,7 +7,7 @@ import { crossEntropy } from '../../training/loss.js';
 import { epochBatches, stepsPerEpoch } from '../../training/recipe.js';
 import { trainLoop } from '../../training/loop.js';
 import type { UnlearningTask } from '../../unlearner.js';
-import { fineTuneFields } from '../common.js';
+import { fineTuneFields, fineTuneSchedule } from '../common.js';
 import { perturbationCount } from './select.js';
 
 /**
@@ -197,7 +197,7 @@ export async function perturbationUnlearn(
           batches: epochBatches(task.train, task.retain, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, method, 'finetune'), augment: task.recipe.augment }),
           stepsPerEpoch: stepsPerEpoch(task.retain.length, hp.batchSize),
           optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
-          schedule: { kind: hp.schedule },
+          schedule: fineTuneSchedule(hp),
           onProgress: (p) => task.onProgress?.({ ...p, phase: `${method}-finetune` }),
         });
       }
