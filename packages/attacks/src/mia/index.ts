@@ -1,4 +1,4 @@
-export { modelOutputs, selectOutputs, probabilities, correctPredictions, trueLabelConfidence, logitScaledConfidence, predictionEntropy, modifiedEntropy, sampleSignals, selectSignals, type ModelOutputs, type SampleSignals } from './outputs.js';
+export { modelOutputs, selectOutputs, probabilities, correctPredictions, trueLabelConfidence, logitScaledConfidence, predictionEntropy, modifiedEntropy, sampleSignals, selectSignals, taylorSoftMargin, taylorSoftMarginOf, truncatedExp, TAYLOR_SOFT_MARGIN_DEFAULTS, type ModelOutputs, type SampleSignals, type TaylorSoftMarginParameters } from './outputs.js';
 export { rocAuc, rocCurve, tprAtFpr, type RocPoint } from './roc.js';
 export { outReferences, equalizedOutReferences, type ReferenceSignal } from './references.js';
 export { liraOfflineScores, type LiraOptions } from './lira.js';

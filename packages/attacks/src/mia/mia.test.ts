@@ -19,8 +19,11 @@ import {
   rocCurve,
   runMembershipAttack,
   svcMembershipInference,
+  taylorSoftMargin,
+  taylorSoftMarginOf,
   tprAtFpr,
   trueLabelConfidence,
+  truncatedExp,
   type ModelOutputs,
   type ReferenceModelSignals,
   type SampleSignals,
@@ -84,6 +87,37 @@ test('per-sample signals: confidence, logit-scaled confidence, entropies, agains
   close(predictionEntropy(out)[1]!, Math.log(3));
   // modified entropy (Song & Mittal): -(1 - p_y) log p_y - sum_{j != y} p_j log(1 - p_j)
   close(modifiedEntropy(out)[0]!, -(1 - p[0]!) * Math.log(p[0]!) - p[1]! * Math.log(1 - p[1]!) - p[2]! * Math.log(1 - p[2]!));
+});
+
+test('taylor-soft-margin signal: a hand-worked 3-class case, negative values kept, and the softmax as its limit', () => {
+  // logits [2, 0, -1], temperature 2 -> s = [1, 0, -0.5]; margin 0.6; 4 Taylor terms: e(s) = 1 + s + s^2/2 + s^3/6
+  const e1 = 1 + 1 + 1 / 2 + 1 / 6; // 2.6667
+  const e0 = 1;
+  const eHalf = 1 - 0.5 + 0.25 / 2 - 0.125 / 6; // 0.604167
+  // label 0: the true class's scaled logit 1 - 0.6 = 0.4
+  const e04 = 1 + 0.4 + 0.16 / 2 + 0.064 / 6; // 1.490667
+  close(taylorSoftMarginOf([2, 0, -1], 0), e04 / (e04 + e0 + eHalf));
+  close(e04 / (e04 + e0 + eHalf), 0.481663, 1e-6); // 1.490667 / 3.094833
+  // label 2: -0.5 - 0.6 = -1.1
+  const eMinus11 = 1 - 1.1 + 1.21 / 2 - 1.331 / 6; // 0.283167
+  const out = outputsOf([[2, 0, -1], [2, 0, -1], [0, -8, 0]], [0, 2, 2]);
+  const signal = taylorSoftMargin(out, { temperature: 2, margin: 0.6, taylorTerms: 4 });
+  close(signal[0]!, e04 / (e04 + e0 + eHalf));
+  close(signal[1]!, eMinus11 / (eMinus11 + e1 + e0));
+  // logit -8 -> s = -4: the cubic is 1 - 4 + 8 - 64/6 = -5.6667 < 0, so the sum is negative and so is the signal
+  // (as in the public code, which does not clamp): e(0 - 0.6) = 1 - 0.6 + 0.18 - 0.036 = 0.544
+  close(signal[2]!, 0.544 / (0.544 + (1 - 4 + 8 - 64 / 6) + 1));
+  assert.ok(signal[2]! < 0);
+  // the defaults are AMUN's (T 2, m 0.6, 4 terms)
+  close(taylorSoftMargin(out)[1]!, signal[1]!);
+  // exp's series: e_n(s) -> exp(s); with no margin and T = 1 the signal -> the softmax probability of the label
+  close(truncatedExp(0.7, 30), Math.exp(0.7), 1e-15);
+  const softmaxLimit = taylorSoftMargin(out, { temperature: 1, margin: 0, taylorTerms: 40 });
+  const softmax = trueLabelConfidence(out);
+  for (let i = 0; i < 3; i++) close(softmaxLimit[i]!, softmax[i]!, 1e-9);
+  assert.throws(() => taylorSoftMarginOf([1, 2], 0, { temperature: 0, margin: 0.6, taylorTerms: 4 }), /temperature must be a positive number, got 0/);
+  assert.throws(() => taylorSoftMarginOf([1, 2], 0, { temperature: 2, margin: 0.6, taylorTerms: 1 }), /taylorTerms must be an integer >= 2, got 1/);
+  assert.throws(() => taylorSoftMarginOf([1, 2], 2), /label 2 out of range for 2 classes/);
 });
 
 /**

@@ -97,6 +97,84 @@ export function trueLabelConfidence(outputs: ModelOutputs): Float64Array {
 }
 
 /**
+ * The parameters of the taylor-soft-margin signal. Defaults are those of AMUN's RMIA evaluation
+ * (Ali-E/AMUN, rmia_evaluate.py: `--temp 2`, `extra_params = {"taylor_m": 0.6, "taylor_n": 4}`), which are also
+ * the RMIA authors' settings for their online CIFAR-10 attack (privacytrustlab/ml_privacy_meter,
+ * research/2023_rmia/attack_configs/cifar10/rmia_online_254_ref_models.yaml: temperature 2.0, taylor_m 0.6,
+ * taylor_n 4).
+ */
+export interface TaylorSoftMarginParameters {
+  /** T: every logit is divided by it first (2) */
+  temperature: number;
+  /** m: subtracted from the true class's scaled logit, a "soft margin" (0.6) */
+  margin: number;
+  /** n: terms of exp's Taylor series kept, 1 + s + ... + s^(n-1)/(n-1)! (4: a cubic) */
+  taylorTerms: number;
+}
+
+export const TAYLOR_SOFT_MARGIN_DEFAULTS: Readonly<TaylorSoftMarginParameters> = Object.freeze({ temperature: 2, margin: 0.6, taylorTerms: 4 });
+
+/** exp(s) by its Taylor series cut after `terms` terms: sum_{i=0}^{terms-1} s^i / i!. */
+export function truncatedExp(s: number, terms: number): number {
+  let term = 1;
+  let sum = 1;
+  for (let i = 1; i < terms; i++) {
+    term *= s / i;
+    sum += term;
+  }
+  return sum;
+}
+
+function checkTaylorSoftMargin({ temperature, margin, taylorTerms }: TaylorSoftMarginParameters): void {
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`taylor-soft-margin: the temperature must be a positive number, got ${temperature}`);
+  if (!Number.isFinite(margin)) throw new Error(`taylor-soft-margin: the margin must be a finite number, got ${margin}`);
+  // the public code's series always keeps the linear term, so 1 term would mean 1 + s there and 1 here: refuse it
+  if (!(Number.isInteger(taylorTerms) && taylorTerms >= 2)) throw new Error(`taylor-soft-margin: taylorTerms must be an integer >= 2, got ${taylorTerms}`);
+}
+
+/**
+ * The "taylor-soft-margin" signal of one sample, RMIA's Pr(x|theta) in AMUN's evaluation. With s_j = z_j / T (the
+ * logits over the temperature), y the label and e_n(s) = sum_{i=0}^{n-1} s^i / i! (exp cut after n terms):
+ *
+ *   signal = e_n(s_y - m) / ( e_n(s_y - m) + sum_{j != y} e_n(s_j) )
+ *
+ * i.e. a softmax of the true label in which exp is replaced by its Taylor polynomial and the true class's logit is
+ * lowered by the margin m. Read in Ali-E/AMUN signals.py (`convert_signals`, metric 'taylor-soft-margin', with
+ * `get_taylor`), which is the RMIA authors' definition (privacytrustlab/ml_privacy_meter,
+ * research/2023_rmia/signals.py, the same function); written here from that definition.
+ *
+ * Unlike a softmax it is not always a probability: with an even number of terms e_n is a polynomial of odd degree
+ * and is negative below its one real root (about -1.596 for n = 4, i.e. logits below about -3.19 at T = 2), so the
+ * sum can be small or negative and the signal can leave [0, 1]. The public code uses it as it is, and so does
+ * this function (no clamping), so that RMIA scores computed from it match AMUN's.
+ */
+export function taylorSoftMarginOf(logits: ArrayLike<number>, label: number, parameters: TaylorSoftMarginParameters = TAYLOR_SOFT_MARGIN_DEFAULTS): number {
+  checkTaylorSoftMargin(parameters);
+  if (!(Number.isInteger(label) && label >= 0 && label < logits.length)) throw new RangeError(`taylor-soft-margin: label ${label} out of range for ${logits.length} classes`);
+  return taylorSoftMarginUnchecked(logits, 0, logits.length, label, parameters);
+}
+
+function taylorSoftMarginUnchecked(logits: ArrayLike<number>, offset: number, k: number, label: number, { temperature, margin, taylorTerms }: TaylorSoftMarginParameters): number {
+  const trueTerm = truncatedExp(logits[offset + label]! / temperature - margin, taylorTerms);
+  let sum = trueTerm;
+  for (let j = 0; j < k; j++) if (j !== label) sum += truncatedExp(logits[offset + j]! / temperature, taylorTerms);
+  return trueTerm / sum;
+}
+
+/** The taylor-soft-margin signal (see `taylorSoftMarginOf`) of every sample, in float64. */
+export function taylorSoftMargin(outputs: ModelOutputs, parameters: TaylorSoftMarginParameters = TAYLOR_SOFT_MARGIN_DEFAULTS): Float64Array {
+  checkTaylorSoftMargin(parameters);
+  const { logits, labels, count, numClasses: k } = outputs;
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const y = labels[i]!;
+    if (!(y >= 0 && y < k)) throw new RangeError(`taylor-soft-margin: sample ${i} has label ${y}, out of range for ${k} classes`);
+    out[i] = taylorSoftMarginUnchecked(logits, i * k, k, y, parameters);
+  }
+  return out;
+}
+
+/**
  * phi = log(p_y / (1 - p_y)), computed from the logits as z_y - logsumexp_{j != y} z_j, which stays finite and
  * exact where p_y rounds to 1 (Carlini et al. 2022, "Membership Inference Attacks From First Principles",
  * Sec. IV-B: the logit scaling makes the confidences of IN and OUT models close to Gaussian).
