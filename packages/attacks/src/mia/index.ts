@@ -2,7 +2,7 @@ export { modelOutputs, selectOutputs, probabilities, correctPredictions, trueLab
 export { rocAuc, rocCurve, tprAtFpr, type RocPoint } from './roc.js';
 export { outReferences, equalizedOutReferences, type ReferenceSignal } from './references.js';
 export { liraOfflineScores, type LiraOptions } from './lira.js';
-export { rmiaOfflineScores, type RmiaOptions } from './rmia.js';
+export { rmiaOfflineScores, rmiaOnlineScores, relativeScores, type RmiaOptions, type RmiaOnlineOptions } from './rmia.js';
 export { svcMembershipInference, svcFeatureRows, SVC_FEATURES, type SvcFeature, type SvcMiaOptions, type SvcMiaResult } from './svc.js';
 export { rbfSvcFitPredict, loadLibsvm, type RbfSvcOptions } from './libsvm.js';
 export {
