@@ -16,4 +16,4 @@ export {
   type MembershipAttackResult,
   type ReferenceModelSignals,
 } from './registry.js';
-import './attacks.js';
+export { RMIA_MODES, RMIA_SIGNALS, RMIA_POPULATIONS, RMIA_DEFAULTS, type RmiaAttackOptions } from './attacks.js';

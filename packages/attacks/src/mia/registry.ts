@@ -18,6 +18,21 @@ export interface ReferenceModelSignals {
   test: SampleSignals[];
   /** forgetIncluded[k][i] = 1 where forget sample i was in reference model k's training data */
   forgetIncluded: Uint8Array[];
+  /**
+   * testIncluded[k][j] = 1 where test sample j was in reference model k's training data. Absent: every test sample
+   * is OUT for every reference model (reference models trained on halves of the training set only). Online RMIA
+   * needs it (its reference models train on halves of train + test, AMUN's rmia_evaluate.py); offline attacks then
+   * use only each test sample's OUT reference models, as they do for forget samples.
+   */
+  testIncluded?: Uint8Array[];
+  /** forgetOutputs[k]: reference model k's logits on the forget samples, in the target's order (for signals other than `forget`'s, e.g. taylor-soft-margin) */
+  forgetOutputs?: ModelOutputs[];
+  /** testOutputs[k]: reference model k's logits on the test samples, in the target's order */
+  testOutputs?: ModelOutputs[];
+  /** retainOutputs[k]: reference model k's logits on the retain samples, in `target.retain`'s order (RMIA's population 'all') */
+  retainOutputs?: ModelOutputs[];
+  /** retainIncluded[k][r] = 1 where retain sample r was in reference model k's training data (with `retainOutputs`) */
+  retainIncluded?: Uint8Array[];
 }
 
 export interface MembershipAttackResult {
@@ -30,8 +45,12 @@ export interface MembershipAttackResult {
   efficacy?: number;
   /** reference models given to the attack */
   referenceModels?: number;
-  /** OUT reference models each sample's statistic used */
+  /** OUT reference models each sample's statistic used (offline attacks) */
   outReferences?: number;
+  /** 'offline': each sample's statistic from its OUT reference models; 'online': from all of them, IN and OUT (reference-model attacks) */
+  mode?: 'offline' | 'online';
+  /** the per-sample signal the attack compared, e.g. 'softmax', 'taylor-soft-margin', 'logit-scaled-confidence' (reference-model attacks) */
+  signal?: string;
 }
 
 export interface MembershipAttackDefinition<O extends Record<string, unknown> = Record<string, unknown>> {
