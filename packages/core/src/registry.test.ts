@@ -13,7 +13,7 @@ test('an unknown name lists the known ones', () => {
 
 test('hyper-parameters get their documented defaults and bad ones are refused by field', () => {
   const hp = resolveHyperParameters('finetune', 'retain', { epochs: 3 });
-  assert.deepEqual(hp, { epochs: 3, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, batchSize: 128, schedule: 'constant' });
+  assert.deepEqual(hp, { epochs: 3, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, batchSize: 128, schedule: 'constant', stepEpochs: 1, stepGamma: 0.1 });
   assert.throws(() => resolveHyperParameters('finetune', 'retain', { lr: -1 }), /invalid hyper-parameters for unlearner 'finetune':[\s\S]*lr/);
   assert.throws(() => resolveHyperParameters('finetune', 'retain', { learningRate: 0.1 }), /invalid hyper-parameters[\s\S]*learningRate/);
   assert.throws(() => resolveHyperParameters('retrain', 'forget-only', {}), /does not support the 'forget-only' setting/);
