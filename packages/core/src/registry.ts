@@ -21,8 +21,8 @@ export function getUnlearner(name: string): UnlearnerDefinition {
 }
 
 /**
- * Validate hyper-parameters for `name` in `setting`, filling defaults. Errors name the method, the field and
- * the reason.
+ * Validate hyper-parameters for `name` in `setting`, filling defaults, and check that the setting can honour them
+ * (the definition's `checkSetting`). Errors name the method, the field and the reason.
  */
 export function resolveHyperParameters(name: string, setting: Setting, raw: unknown): Record<string, unknown> {
   const definition = getUnlearner(name);
@@ -33,5 +33,6 @@ export function resolveHyperParameters(name: string, setting: Setting, raw: unkn
   if (!parsed.success) {
     throw new Error(`invalid hyper-parameters for unlearner '${name}':\n${z.prettifyError(parsed.error)}`);
   }
+  definition.checkSetting?.(setting, parsed.data);
   return parsed.data;
 }

@@ -62,6 +62,11 @@ export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<
   hyperParameters: z.ZodType<H>;
   unlearn(task: UnlearningTask, hyperParameters: H): Promise<Model>;
   /**
+   * Refuse hyper-parameter values that the setting cannot honour (e.g. a pass over D_r in 'forget-only'), with an
+   * error naming the method, the field and the setting. Optional; `resolveHyperParameters` calls it.
+   */
+  checkSetting?(setting: Setting, hyperParameters: H): void;
+  /**
    * The run's work for given sizes (used to estimate wall time before a benchmark runs). Optional: without it, the
    * harness assumes `epochs` passes over the data the setting allows (D_r and D_f, or D_f alone).
    */

@@ -10,6 +10,11 @@ export interface Batch {
   y: tf.Tensor1D;
   /** optional extra tensors, e.g. a per-sample sign for NegGrad+; disposed with the batch */
   extra?: Record<string, tf.Tensor>;
+  /**
+   * this batch's loss instead of the loop's `loss`: lets one run mix passes with different objectives under one
+   * optimiser, e.g. a cross-entropy descent pass over D_r before an ascent pass over D_f (unlearners/retain-pass.ts)
+   */
+  loss?: LossFunction;
 }
 
 /** The loss of one batch. Called inside a gradient tape; use training-mode forward passes. */
@@ -75,7 +80,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainReport>
       let batchesInEpoch = 0;
       for (const batch of options.batches(epoch)) {
         try {
-          const { value, grads } = tf.variableGrads(() => loss(model, batch), variables);
+          const { value, grads } = tf.variableGrads(() => (batch.loss ?? loss)(model, batch), variables);
           const byName = new Map<string, tf.Tensor>();
           for (const [id, g] of Object.entries(grads)) byName.set(nameOf.get(id)!, g);
           sgd.step(params, byName, lr, options.gradientMask);

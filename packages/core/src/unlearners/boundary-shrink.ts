@@ -7,6 +7,7 @@ import { trainLoop } from '../training/loop.js';
 import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
 import { fineTuneFields, fineTuneSchedule } from './common.js';
 import { mixedCount, mixedEpochBatches, type BatchSource } from './mixed-batches.js';
+import { retainPassSteps, retainPassThenForget } from './retain-pass.js';
 
 export interface BoundaryShrinkLabelOptions {
   /** FGSM's L-infinity radius in [0, 1] pixels */
@@ -88,19 +89,14 @@ export async function runBoundaryShrink(
   };
   const seed = combineSeeds(task.seed, 'boundary-shrink');
   const forgetBatches = mixedEpochBatches([forgetSource], { batchSize: hp.batchSize, seed });
-  const useRetain = task.setting === 'retain' && task.retain.length > 0;
-  const retainSource: BatchSource = { dataset: task.train, indices: task.retain, augment: task.recipe.augment };
-  const retainBatches = useRetain ? mixedEpochBatches([retainSource], { batchSize: hp.batchSize, seed: combineSeeds(seed, 'retain') }) : undefined;
-  const sources = useRetain ? [retainSource, forgetSource] : [forgetSource];
+  // with D_r ('retain' setting), each epoch first makes a cross-entropy pass over it, as AMUN's code runs BS
+  const withRetain = task.setting === 'retain' ? task : { ...task, retain: new Int32Array(0) };
   try {
     await trainLoop({
       model,
       epochs: hp.epochs,
-      batches: function* (epoch) {
-        if (retainBatches) yield* retainBatches(epoch);
-        yield* forgetBatches(epoch);
-      },
-      stepsPerEpoch: sources.reduce((n, s) => n + Math.ceil(mixedCount([s]) / hp.batchSize), 0),
+      batches: retainPassThenForget(withRetain, forgetBatches, { batchSize: hp.batchSize, seed }),
+      stepsPerEpoch: retainPassSteps(withRetain, hp.batchSize) + Math.ceil(mixedCount([forgetSource]) / hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
       schedule: fineTuneSchedule(hp),
       ...(options.gradientMask ? { gradientMask: options.gradientMask } : {}),

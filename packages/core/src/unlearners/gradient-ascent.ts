@@ -4,8 +4,9 @@ import { combineSeeds } from '@lethe/runtime';
 import { epochBatches, stepsPerEpoch } from '../training/recipe.js';
 import { type LossFunction } from '../training/loop.js';
 import { crossEntropy } from '../training/loss.js';
-import type { UnlearnerDefinition } from '../unlearner.js';
+import type { Setting, UnlearnerDefinition } from '../unlearner.js';
 import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
+import { retainPassSteps, retainPassThenForget } from './retain-pass.js';
 
 const hyperParameters = z
   .object({
@@ -20,8 +21,22 @@ const hyperParameters = z
      * pushed (its clamped loss has zero gradient). null (default, as in SalUn's code): no cap, plain ascent.
      */
     maxForgetLoss: z.number().positive().nullable().default(null),
+    /**
+     * 'retain' setting only: each epoch first makes a cross-entropy descent pass over D_r, then the ascent pass over
+     * D_f, as AMUN's code runs GA for its Table 1 (adversarial_unlearn.py); its paper presets turn this on. false
+     * (default): D_f only, as SalUn's GA (its code, unlearn/GA.py) and Lethe before this option.
+     */
+    retainPass: z.boolean().default(false),
   })
   .strict();
+
+type GradientAscentHyperParameters = z.infer<typeof hyperParameters>;
+
+function checkSetting(setting: Setting, hp: Pick<GradientAscentHyperParameters, 'retainPass'>): void {
+  if (hp.retainPass && setting !== 'retain') {
+    throw new Error(`gradient-ascent: retainPass needs the retain set, which the '${setting}' setting does not give; set retainPass: false`);
+  }
+}
 
 /** -mean_i min(CE_i, cap): the ascent objective, with per-sample losses clamped at `cap` when given. */
 export function gradientAscentLoss(cap: number | null): LossFunction {
@@ -36,8 +51,9 @@ export function gradientAscentLoss(cap: number | null): LossFunction {
 
 /**
  * GA, gradient ascent (Thudi et al. 2022; Graves et al. 2021 "amnesiac"), as run in SalUn's and AMUN's tables:
- * maximise the cross-entropy on the forget set, i.e. descend on -CE(D_f). It uses D_f only, so it runs the same
- * in both settings.
+ * maximise the cross-entropy on the forget set, i.e. descend on -CE(D_f). By default it uses D_f only, so it runs
+ * the same in both settings; with `retainPass` (the 'retain' setting only) each epoch first descends on CE over D_r,
+ * as AMUN's code does (see retain-pass.ts).
  *
  * Divergence: -CE is unbounded below, so GA never converges; it is stopped by its epoch budget. The
  * cross-entropy is computed through logSoftmax, which stays finite however large the logits get, so the loss
@@ -46,17 +62,21 @@ export function gradientAscentLoss(cap: number | null): LossFunction {
  * Avg Gap 68.53 in the forget-only setting): keep the paper's small learning rate and few epochs, or set
  * `maxForgetLoss` (e.g. a few times ln(numClasses)) so that samples already forgotten stop pulling the weights.
  */
-export const gradientAscent: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
+export const gradientAscent: UnlearnerDefinition<GradientAscentHyperParameters> = {
   name: 'gradient-ascent',
   description: 'Gradient ascent on the cross-entropy of the forget set (GA).',
   paper: 'Thudi et al. 2022 / Graves et al. 2021 "GA"; defaults from SalUn (Fan et al., ICLR 2024) public code',
   settings: ['retain', 'forget-only'],
   hyperParameters,
+  checkSetting,
   async unlearn(task, hp) {
+    checkSetting(task.setting, hp);
+    const seed = combineSeeds(task.seed, 'gradient-ascent');
+    const forgetBatches = epochBatches(task.train, task.forget, { batchSize: hp.batchSize, seed, augment: task.recipe.augment });
     return trainCopy(task, 'gradient-ascent', {
       epochs: hp.epochs,
-      batches: epochBatches(task.train, task.forget, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'gradient-ascent'), augment: task.recipe.augment }),
-      stepsPerEpoch: stepsPerEpoch(task.forget.length, hp.batchSize),
+      batches: hp.retainPass ? retainPassThenForget(task, forgetBatches, { batchSize: hp.batchSize, seed }) : forgetBatches,
+      stepsPerEpoch: (hp.retainPass ? retainPassSteps(task, hp.batchSize) : 0) + stepsPerEpoch(task.forget.length, hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
       schedule: fineTuneSchedule(hp),
       loss: gradientAscentLoss(hp.maxForgetLoss),
