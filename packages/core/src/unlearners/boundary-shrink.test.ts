@@ -6,6 +6,7 @@ import { batches } from '@lethe/datasets';
 import { fgsm, type LogitsFunction } from '@lethe/attacks';
 import { resolveHyperParameters } from '../registry.js';
 import './index.js';
+import type { Model } from '@lethe/models';
 import { boundaryShrink, boundaryShrinkLabels, type BoundaryShrinkHyperParameters } from './boundary-shrink.js';
 import { accuracy, cnnSpec, makeTask, problem, resnetSpec, runChecked, sameWeights, trainOriginal, weightsOf } from './memorised.test-util.js';
 
@@ -130,4 +131,81 @@ test('behaviour: the memorised forget set is forgotten; with D_r available retai
   assert.ok(retainAccuracy >= 0.95, `retain: retain accuracy ${retainAccuracy}`);
   forgetOnly.dispose();
   withRetain.dispose();
+});
+
+/**
+ * A stand-in for `original` (it is one, through the prototype chain) whose clones, and itself, record the weights
+ * they hold at every inference-mode forward pass: those are the FGSM labelling passes (training steps run in
+ * training mode). `epochOf` says which epoch a pass belongs to.
+ */
+function recordingOriginal(epochOf: () => number): { stand: Model; clones: Model[]; passes: { model: Model; epoch: number; weights: Float32Array[]; all: Float32Array[][] }[] } {
+  const clones: Model[] = [];
+  const passes: { model: Model; epoch: number; weights: Float32Array[]; all: Float32Array[][] }[] = [];
+  const watch = (m: Model): void => {
+    const forward = m.logits.bind(m);
+    m.logits = (x, options) => {
+      if (!options?.training) passes.push({ model: m, epoch: epochOf(), weights: weightsOf(m), all: clones.map(weightsOf) });
+      return forward(x, options);
+    };
+  };
+  const stand = Object.create(original) as Model;
+  watch(stand);
+  stand.clone = () => {
+    const copy = original.clone();
+    watch(copy);
+    clones.push(copy);
+    return copy;
+  };
+  return { stand, clones, passes };
+}
+
+test("relabelFrom 'current-each-epoch': each epoch's labels come from a copy of the model as that epoch's D_f pass starts", async () => {
+  const settings = { epochs: 2, batchSize: 16, lr: 0.05 };
+  let epoch = 0;
+  const onProgress = (p: { epoch: number; epochLoss?: number }): void => {
+    if (p.epochLoss !== undefined) epoch = p.epoch + 1;
+  };
+  const originalWeights = weightsOf(original);
+
+  // forget-only: epoch 2's labelling model is the model after epoch 1, i.e. what a 1-epoch run returns
+  const oneEpoch = await boundaryShrink.unlearn(makeTask(original, 'forget-only', 3), hp('forget-only', { ...settings, epochs: 1, relabelFrom: 'current-each-epoch' }));
+  const afterEpoch1 = weightsOf(oneEpoch);
+  oneEpoch.dispose();
+  assert.ok(!sameWeights(afterEpoch1, originalWeights), 'one epoch moves the model');
+  for (const relabelFrom of ['current-each-epoch', 'original'] as const) {
+    epoch = 0;
+    const spy = recordingOriginal(() => epoch);
+    const model = await boundaryShrink.unlearn(makeTask(spy.stand, 'forget-only', 3, { onProgress }), hp('forget-only', { ...settings, relabelFrom }));
+    assert.ok(spy.passes.some((p) => p.epoch === 0) && spy.passes.some((p) => p.epoch === 1), 'labelling passes in both epochs');
+    for (const pass of spy.passes) {
+      const expected = pass.epoch === 1 && relabelFrom === 'current-each-epoch' ? afterEpoch1 : originalWeights;
+      assert.ok(sameWeights(pass.weights, expected), `${relabelFrom}: the labelling model of epoch ${pass.epoch + 1} is not the expected one`);
+    }
+    model.dispose();
+    spy.clones.forEach((c) => c.dispose());
+  }
+
+  // 'retain': the copy is taken after the epoch's D_r pass, so it equals the trained model at the first labelling
+  // pass of each epoch (one D_f batch per epoch here) and is no longer the original
+  epoch = 0;
+  const spy = recordingOriginal(() => epoch);
+  const model = await boundaryShrink.unlearn(makeTask(spy.stand, 'retain', 3, { onProgress }), hp('retain', { ...settings, relabelFrom: 'current-each-epoch' }));
+  const trained = spy.clones.indexOf(model);
+  assert.ok(trained >= 0);
+  for (const e of [0, 1]) {
+    const first = spy.passes.find((p) => p.epoch === e)!;
+    assert.notEqual(first.model, model, 'labels come from a copy, not from the model being trained');
+    assert.ok(sameWeights(first.weights, first.all[trained]!), `epoch ${e + 1}: the copy equals the trained model after the D_r pass`);
+    assert.ok(!sameWeights(first.weights, originalWeights), `epoch ${e + 1}: the copy is not the original`);
+  }
+  spy.clones.forEach((c) => c.dispose());
+});
+
+test("relabelFrom 'current-each-epoch' leaks no tensor and stays flat across steps in both settings", async () => {
+  for (const setting of ['retain', 'forget-only'] as const) {
+    const params = hp(setting, { epochs: 2, batchSize: 16, relabelFrom: 'current-each-epoch' });
+    const run = await runChecked((task) => boundaryShrink.unlearn(task, params), original, setting, 4);
+    run.model.dispose();
+  }
+  assert.equal(hp('retain').relabelFrom, 'original');
 });

@@ -46,6 +46,13 @@ const hyperParameters = z
     bound: z.number().positive().default(0.1),
     /** round adversarial images to 8-bit levels before labelling (SalUn's `boundary_sh.py`: `discretize`) */
     discretize: z.boolean().default(true),
+    /**
+     * which model labels the forget samples: 'original' (default), the frozen original model, as Chen et al.'s code
+     * and SalUn's `boundary_sh.py` do; 'current-each-epoch', a copy of the model being trained, re-taken as each
+     * epoch's D_f pass starts (after that epoch's D_r pass, if any), as AMUN's code does for its BS rows
+     * (adversarial_unlearn.py deep-copies the network before each epoch's forget loop).
+     */
+    relabelFrom: z.enum(['original', 'current-each-epoch']).default('original'),
   })
   .strict();
 
@@ -56,11 +63,12 @@ export type BoundaryShrinkHyperParameters = z.infer<typeof hyperParameters>;
  * Decision Boundary", CVPR 2023). Each forget sample is relabelled with the class that an FGSM step from it, on the
  * original model, lands in (its nearest wrong class), and the model is fine-tuned on the forget set with these
  * labels, moving the forget samples across the nearest boundary. Labels are computed per batch, on the (augmented)
- * images the batch holds, with the original model in inference mode, as in Chen et al.'s and SalUn's code.
+ * images the batch holds, with the labelling model in inference mode: the original model, as in Chen et al.'s and
+ * SalUn's code, or (`relabelFrom: 'current-each-epoch'`) a copy of the current model re-taken each epoch, as in
+ * AMUN's code.
  *
  * The method is defined on the forget set alone ('forget-only'). In the 'retain' setting each epoch first makes a
- * pass over D_r with its true labels, then the pass over D_f, as AMUN's code runs BS for its Table 1 (AMUN's code
- * re-copies the labelling model after the D_r pass; we keep the original model, as the method's own code does).
+ * pass over D_r with its true labels, then the pass over D_f, as AMUN's code runs BS for its Table 1 (retain-pass.ts).
  */
 export const boundaryShrink: UnlearnerDefinition<BoundaryShrinkHyperParameters> = {
   name: 'boundary-shrink',
@@ -78,24 +86,33 @@ export async function runBoundaryShrink(
 ): Promise<Model> {
   if (task.forget.length === 0) throw new Error('boundary-shrink: the forget set is empty');
   const model = task.original.clone();
-  // the labels come from the original model, frozen (task.original is never modified)
-  const teacher = task.original;
+  // the labelling model: the frozen original (never modified), or one copy kept for the whole run and overwritten
+  // with the current weights as each epoch's D_f pass starts (one copy, not one per epoch: live tensors stay flat)
+  const current = hp.relabelFrom === 'current-each-epoch';
+  const labeller = current ? task.original.clone() : task.original;
   const labelOptions = { bound: hp.bound, discretize: hp.discretize };
   const forgetSource: BatchSource = {
     dataset: task.train,
     indices: task.forget,
     augment: task.recipe.augment,
-    relabel: (x, y) => boundaryShrinkLabels(teacher, x, y, labelOptions),
+    relabel: (x, y) => boundaryShrinkLabels(labeller, x, y, labelOptions),
   };
   const seed = combineSeeds(task.seed, 'boundary-shrink');
   const forgetBatches = mixedEpochBatches([forgetSource], { batchSize: hp.batchSize, seed });
+  // batches are made when the loop asks for them, so this copy happens after the epoch's last D_r step
+  const forgetPass = current
+    ? function* (epoch: number) {
+        labeller.copyFrom(model);
+        yield* forgetBatches(epoch);
+      }
+    : forgetBatches;
   // with D_r ('retain' setting), each epoch first makes a cross-entropy pass over it, as AMUN's code runs BS
   const withRetain = task.setting === 'retain' ? task : { ...task, retain: new Int32Array(0) };
   try {
     await trainLoop({
       model,
       epochs: hp.epochs,
-      batches: retainPassThenForget(withRetain, forgetBatches, { batchSize: hp.batchSize, seed }),
+      batches: retainPassThenForget(withRetain, forgetPass, { batchSize: hp.batchSize, seed }),
       stepsPerEpoch: retainPassSteps(withRetain, hp.batchSize) + Math.ceil(mixedCount([forgetSource]) / hp.batchSize),
       optimizer: { lr: hp.lr, momentum: hp.momentum, weightDecay: hp.weightDecay },
       schedule: fineTuneSchedule(hp),
@@ -106,5 +123,7 @@ export async function runBoundaryShrink(
   } catch (err) {
     model.dispose();
     throw err;
+  } finally {
+    if (labeller !== task.original) labeller.dispose();
   }
 }
