@@ -65,8 +65,52 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   if (!cp || info.outShape.join() !== dy.shape.join()) return cpuFallback(tf.Conv2DBackpropFilter, args);
   const b = nativeBackend(args);
   const out = b.alloc(size(filterShape));
-  b.addon.conv2d(2, cp, b.f32(x), b.f32(dy), out, null);
+  if (hitsStridedOneByOneBug(info)) stridedOneByOneFilterGradient(b, info, b.f32(x), b.f32(dy), out);
+  else b.addon.conv2d(2, cp, b.f32(x), b.f32(dy), out, null);
   return b.output([...filterShape], out);
+}
+
+/**
+ * oneDNN 2.x computes the filter gradient of a 1x1 convolution with stride > 1 by first copying the strided input
+ * pixels into a per-thread workspace ("reduce to unit stride"). With NHWC input and fewer input channels than its
+ * channel block (8 floats on AVX2, 16 on AVX-512) it places each copy as if the channels filled a whole block, so a
+ * thread writes into the next thread's workspace: wrong gradients depending on thread timing, and hangs. Measured
+ * here (oneDNN 2.6.3, jit_1x1:avx2, 2 threads): 1x1 stride 2 on 2x16x16x5 wrong in 20 of 20 runs, on 2x8x8x5 in 8
+ * of 20, one hang at 2x16x16x3; right with one thread. Reported as uxlfoundation/oneDNN issue #6035 (open). A
+ * ResNet-18's first strided shortcut has 64 * width input channels: under 16 at width 0.125.
+ */
+function hitsStridedOneByOneBug(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.inChannels < 16;
+}
+
+const gemmParams = params(12);
+
+/**
+ * The filter gradient of a 1x1 convolution, dW[ci][co] = sum over output pixels p of x[pixel read by p][ci] * dy[p][co],
+ * as one matrix product Xᵀ dy on oneDNN's GEMM: X [N*Ho*Wo, Ci] holds the input pixel each output reads (zero where
+ * it reads padding). Only used for the few-channel case above, where X is small.
+ */
+function stridedOneByOneFilterGradient(b: ReturnType<typeof nativeBackend>, info: tf.backend_util.Conv2DInfo, x: Float32Array, dy: Float32Array, out: Float32Array): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const pixels = n * ho * wo;
+  const gathered = new Float32Array(pixels * ci); // zero-filled: outputs reading padding contribute nothing
+  for (let m = 0; m < n; m++) {
+    for (let i = 0; i < ho; i++) {
+      const r = i * sh - top;
+      if (r < 0 || r >= h) continue;
+      for (let j = 0; j < wo; j++) {
+        const c = j * sw - left;
+        if (c < 0 || c >= w) continue;
+        const from = ((m * h + r) * w + c) * ci;
+        const to = ((m * ho + i) * wo + j) * ci;
+        for (let k = 0; k < ci; k++) gathered[to + k] = x[from + k]!;
+      }
+    }
+  }
+  // [transA, transB, M, N, K, lda, strideA, ldb, strideB, ldc, strideC, batch]: C [Ci, Co] = Aᵀ [Ci, K] B [K, Co]
+  gemmParams.set([1, 0, ci, co, pixels, ci, 0, co, 0, co, 0, 1]);
+  b.addon.sgemm(gemmParams, gathered, dy, out);
 }
 
 /** FusedConv2D with an optional per-channel bias and 'linear' or 'relu' activation; anything else goes to cpu. */
