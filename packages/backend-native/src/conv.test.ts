@@ -33,6 +33,26 @@ function cases(): Case[] {
           for (const pad of ['same', 'valid'] as const) out.push({ n, h: 7 + stride, w: 6 + n, ci, co, k, stride, pad });
   out.push({ n: 2, h: 11, w: 13, ci: 5, co: 6, k: 5, stride: 3, pad: 'same' });
   out.push({ n: 2, h: 9, w: 9, ci: 4, co: 3, k: 3, stride: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] });
+  out.push(...pytorchPaddingCases());
+  return out;
+}
+
+/**
+ * Stride 2 with explicit symmetric padding, as @lethe/models pads ResNet-18's downsampling convolutions (PyTorch's
+ * padding=(k - 1) / 2; tfjs's 'same' pads 0 before and 1 after on even sizes): even and odd sizes, 3x3 with 1 on
+ * each side, 1x1 with 0 (and with 1), ResNet-18's own shapes at width 0.25 (32 -> 16, 16 -> 8 channels 16 -> 32).
+ */
+function pytorchPaddingCases(): Case[] {
+  const sym = (p: number): Pad => [[0, 0], [p, p], [p, p], [0, 0]];
+  const out: Case[] = [];
+  for (const [h, w] of [[8, 8], [7, 7], [8, 9], [16, 16]] as const) {
+    out.push({ n: 2, h, w, ci: 5, co: 6, k: 3, stride: 2, pad: sym(1) });
+    out.push({ n: 2, h, w, ci: 5, co: 6, k: 1, stride: 2, pad: sym(0) });
+    out.push({ n: 2, h, w, ci: 5, co: 6, k: 1, stride: 2, pad: sym(1) });
+  }
+  out.push({ n: 2, h: 32, w: 32, ci: 16, co: 32, k: 3, stride: 2, pad: sym(1) });
+  out.push({ n: 2, h: 32, w: 32, ci: 16, co: 32, k: 1, stride: 2, pad: sym(0) });
+  out.push({ n: 3, h: 16, w: 16, ci: 32, co: 64, k: 3, stride: 2, pad: sym(1) });
   return out;
 }
 
@@ -120,4 +140,25 @@ test('the filter gradient of a strided 1x1 convolution with few input channels i
         strides: [2, 2], pad: 'valid', dataFormat: 'NHWC', filterShape: [1, 1, 16, 8],
       } as unknown as tf.NamedAttrMap) as tf.Tensor));
   assert.deepEqual([calls['sgemm'], calls['conv2d']], [undefined, 1]);
+});
+
+test('tf.grads through a stride-2 convolution with explicit symmetric padding on native match cpu', { skip }, async () => {
+  // the Conv2D gradient passes the explicit padding on to Conv2DBackpropInput/Filter; all three must run on oneDNN
+  const next = rng(9);
+  const pad: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  for (const h of [8, 9]) {
+    const x = uniform(next, 2 * h * h * 6);
+    const f = uniform(next, 3 * 3 * 6 * 4);
+    const out = Math.floor((h + 2 - 3) / 2) + 1; // PyTorch's output size
+    const weights = uniform(next, 2 * out * out * 4);
+    const run = (): tf.Tensor[] => {
+      const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, pad), tf.tensor4d(weights, [2, out, out, 4])));
+      const xt = tf.tensor4d(x, [2, h, h, 6]);
+      const ft = tf.tensor4d(f, [3, 3, 6, 4]);
+      return [tf.conv2d(xt, ft, 2, pad), ...tf.grads(loss)([xt, ft])];
+    };
+    const { calls } = await addonCalls(() => sameAsCpu(`grads ${h}x${h}`, run));
+    assert.equal(calls['conv2d'], 1 + 3); // the forward above, then forward, input and filter gradient in tf.grads
+  }
 });
