@@ -371,6 +371,39 @@ test('l1-sparse: the penalty weight decays linearly to 0, by hand', () => {
   close([0, 1, 2, 3].map((e) => l1WeightAt(1e-3, 'constant', e, 4, 1)), [1e-3, 1e-3, 1e-3, 0]);
 });
 
+test("l1-sparse gammaSchedule 'amun': AMUN's code multiplies alpha by (2 - 2e/E) after each epoch e, compounding; by hand", () => {
+  const close = (a: number[], b: number[]): void => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-12 * Math.max(1, Math.abs(b[i]!)), `${a} vs ${b}`));
+  // E = 4: epoch 0 alpha; then x2, x1.5, x1
+  close([0, 1, 2, 3].map((e) => l1WeightAt(1, 'amun', e, 4, 0)), [1, 2, 3, 3]);
+  // E = 10 (AMUN's 10 epochs): 1, 2, 2*1.8, 3.6*1.6, 5.76*1.4, 8.064*1.2, *1.0, *0.8, *0.6, *0.4
+  close(
+    Array.from({ length: 10 }, (_, e) => l1WeightAt(5e-4, 'amun', e, 10, 0)),
+    [1, 2, 3.6, 5.76, 8.064, 9.6768, 9.6768, 7.74144, 4.644864, 1.8579456].map((m) => 5e-4 * m),
+  );
+  // noL1Epochs still switches the penalty off at the end
+  close([0, 1, 2, 3].map((e) => l1WeightAt(1, 'amun', e, 4, 1)), [1, 2, 3, 0]);
+});
+
+test("l1-sparse gammaSchedule 'amun' reaches the loss: epoch losses differ from 'constant' by gamma (m_e - 1) sum|w|", async () => {
+  // a learning rate too small to move the weights, so each epoch's mean loss is the same CE plus gamma_e * sum|w|
+  const settings = { epochs: 3, batchSize: 16, lr: 1e-9, momentum: 0, weightDecay: 0, gamma: 0.01 };
+  const epochLosses = async (gammaSchedule: string): Promise<number[]> => {
+    const losses: number[] = [];
+    const task = taskFor(trained, { onProgress: (p) => p.epochLoss !== undefined && losses.push(p.epochLoss) });
+    (await unlearn('l1-sparse', task, { ...settings, gammaSchedule })).dispose();
+    return losses;
+  };
+  const amun = await epochLosses('amun');
+  const constant = await epochLosses('constant');
+  const l1 = sumAbs(await snapshot(trained));
+  // multipliers for E = 3: 1, 2, 2 * (2 - 2/3)
+  [1, 2, 8 / 3].forEach((m, e) => {
+    const expected = 0.01 * (m - 1) * l1;
+    const got = amun[e]! - constant[e]!;
+    assert.ok(Math.abs(got - expected) <= 1e-4 * Math.max(1, expected), `epoch ${e}: loss difference ${got}, expected ${expected} (sum|w| = ${l1})`);
+  });
+});
+
 test('l1-sparse lowers sum|w| compared with plain finetune under the same seed; gamma 0 is finetune exactly', async () => {
   const common = { epochs: 2, batchSize: 8, lr: 0.02 };
   const ft = await unlearn('finetune', taskFor(trained), common);

@@ -24,19 +24,37 @@ const hyperParameters = z
     /**
      * 'linear-decay': gamma * (1 - epoch / (epochs - noL1Epochs)) in epoch `epoch` (0-based), reaching 0 after
      * the last L1 epoch, as Jia et al.'s code (unlearn/FT.py, FT_l1) and the paper's scheduler do;
-     * 'constant': gamma throughout the L1 epochs.
+     * 'constant': gamma throughout the L1 epochs;
+     * 'amun': as AMUN's code runs its l1-sparse rows (adversarial_unlearn.py, with alpha 5e-4): after each epoch e
+     * (0-based, `for epoch in range(epochs)`) it multiplies its alpha in place by (2 - 2e/E), E = `epochs`, so the
+     * factors compound and epoch e trains with gamma * prod_{k<e} (2 - 2k/E): for E = 10, 1, 2, 3.6, 5.76, 8.06,
+     * 9.68, 9.68, 7.74, 4.64, 1.86 times gamma (it rises before it falls; it never reaches 0).
      */
-    gammaSchedule: z.enum(['linear-decay', 'constant']).default('linear-decay'),
+    gammaSchedule: z.enum(['linear-decay', 'constant', 'amun']).default('linear-decay'),
     /** final epochs without the penalty (the public code's `--no-l1-epochs`, default 0) */
     noL1Epochs: z.number().int().min(0).default(0),
   })
   .strict();
 
-/** The L1 weight of a 0-based epoch under the schedule (see the hyper-parameters). */
-export function l1WeightAt(gamma: number, schedule: 'linear-decay' | 'constant', epoch: number, epochs: number, noL1Epochs: number): number {
+/** The L1 weight of a 0-based epoch under the schedule (see the hyper-parameters); 0 in the last `noL1Epochs`. */
+export function l1WeightAt(gamma: number, schedule: 'linear-decay' | 'constant' | 'amun', epoch: number, epochs: number, noL1Epochs: number): number {
   const l1Epochs = epochs - noL1Epochs;
   if (epoch >= l1Epochs) return 0;
-  return schedule === 'constant' ? gamma : gamma * (1 - epoch / l1Epochs);
+  switch (schedule) {
+    case 'constant':
+      return gamma;
+    case 'linear-decay':
+      return gamma * (1 - epoch / l1Epochs);
+    case 'amun': {
+      let weight = gamma;
+      for (let k = 0; k < epoch; k++) weight *= 2 - (2 * k) / epochs;
+      return weight;
+    }
+    default: {
+      const never: never = schedule;
+      throw new Error(`unknown l1-sparse gammaSchedule '${String(never)}'; known: linear-decay, constant, amun`);
+    }
+  }
 }
 
 /** CE(batch) + l1Weight * sum over all trainable entries of |w|; the weight travels with the batch. */
@@ -51,7 +69,7 @@ const penalisedLoss: LossFunction = (model, batch) =>
  * l1-sparse, sparsity-aware unlearning (Jia et al., NeurIPS 2023, "Model sparsity can simplify machine
  * unlearning"): fine-tune on the retain set with an L1 penalty gamma_t * ||theta||_1 on all trainable weights
  * (batch-norm scales and shifts and biases included, as in the public code), gamma_t decaying linearly to 0 over
- * the epochs. The retain batches are the stream `finetune` draws for the task's seed, so that with the same
+ * the epochs (or following AMUN's code, `gammaSchedule: 'amun'`). The retain batches are the stream `finetune` draws for the task's seed, so that with the same
  * optimiser settings and batch size, gamma = 0 is exactly FT and the difference from FT is the penalty alone.
  */
 export const l1Sparse: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
