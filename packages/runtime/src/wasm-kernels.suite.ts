@@ -82,8 +82,11 @@ function convCases(): ConvCase[] {
   cases.push({ n: 2, h: 4, w: 4, ci: 5, co: 192, kh: 3, kw: 3, stride: [1, 1], pad: 'same' });
   cases.push({ n: 3, h: 5, w: 3, ci: 2, co: 160, kh: 3, kw: 3, stride: [2, 1], pad: 'same' });
   cases.push({ n: 70, h: 2, w: 3, ci: 40, co: 130, kh: 3, kw: 2, stride: [1, 1], pad: 'same' });
+  cases.push(...pytorchPaddingCases());
   const rng = new Rng(20240601);
-  while (cases.length < 112) {
+  // the same random shapes as before the PyTorch-padding cases were added
+  const total = 112 + pytorchPaddingCases().length;
+  while (cases.length < total) {
     const c: ConvCase = {
       n: 1 + rng.int(4),
       h: 1 + rng.int(12),
@@ -100,6 +103,35 @@ function convCases(): ConvCase[] {
   }
   return cases;
 }
+
+/**
+ * Stride 2 with explicit symmetric padding, as @lethe/models pads ResNet-18's downsampling convolutions (PyTorch's
+ * padding=(k - 1) / 2; tfjs's 'same' pads 0 before and 1 after on even sizes): even and odd sizes, 3x3 with 1 on
+ * each side, 1x1 with 0 (and with 1), and ResNet-18's own shapes at width 0.25.
+ */
+function pytorchPaddingCases(): ConvCase[] {
+  const sym = (p: number): Pad => [[0, 0], [p, p], [p, p], [0, 0]];
+  const cases: ConvCase[] = [];
+  for (const [h, w] of [[8, 8], [7, 7], [8, 9], [16, 16]] as const) {
+    cases.push({ n: 2, h, w, ci: 5, co: 6, kh: 3, kw: 3, stride: [2, 2], pad: sym(1) });
+    cases.push({ n: 2, h, w, ci: 5, co: 6, kh: 1, kw: 1, stride: [2, 2], pad: sym(0) });
+    cases.push({ n: 2, h, w, ci: 5, co: 6, kh: 1, kw: 1, stride: [2, 2], pad: sym(1) });
+  }
+  cases.push({ n: 2, h: 32, w: 32, ci: 16, co: 32, kh: 3, kw: 3, stride: [2, 2], pad: sym(1), scale: 0.5 });
+  cases.push({ n: 2, h: 32, w: 32, ci: 16, co: 32, kh: 1, kw: 1, stride: [2, 2], pad: sym(0) });
+  cases.push({ n: 3, h: 16, w: 16, ci: 32, co: 64, kh: 3, kw: 3, stride: [2, 2], pad: sym(1), scale: 0.5 });
+  return cases;
+}
+
+test('Conv2D (the shipped XNNPACK kernel) on wasm matches cpu with explicit symmetric padding and stride 2', async () => {
+  const rng = new Rng(12);
+  for (const c of pytorchPaddingCases()) {
+    const x = uniform(rng, c.n * c.h * c.w * c.ci).map((v) => v * (c.scale ?? 1));
+    const filter = uniform(rng, c.kh * c.kw * c.ci * c.co);
+    await assertSameOnWasmAndCpu(`conv2d ${JSON.stringify(c)}`, () =>
+      tf.conv2d(tf.tensor4d(x, [c.n, c.h, c.w, c.ci]), tf.tensor4d(filter, [c.kh, c.kw, c.ci, c.co]), c.stride, c.pad));
+  }
+});
 
 test('Conv2DBackpropFilter on wasm matches cpu (strides 1-3, same/valid/explicit padding, kernels 1-5)', async () => {
   const rng = new Rng(1);
@@ -320,6 +352,25 @@ test('end to end: tf.grads of a small conv net loss on wasm match cpu', async ()
     const grads = tf.grads(f)([params.w1, params.b1, params.w2, params.w3]);
     return [f(params.w1, params.b1, params.w2, params.w3), ...grads];
   });
+});
+
+test('end to end: tf.grads through a stride-2 convolution with explicit symmetric padding on wasm match cpu', async () => {
+  // the Conv2D gradient hands the explicit padding to Lethe's Conv2DBackpropInput and Conv2DBackpropFilter
+  const rng = new Rng(13);
+  const pad: Pad = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  for (const h of [8, 9]) {
+    const xv = uniform(rng, 2 * h * h * 6);
+    const fv = uniform(rng, 3 * 3 * 6 * 4);
+    const out = Math.floor((h + 2 - 3) / 2) + 1; // PyTorch's output size
+    const weights = uniform(rng, 2 * out * out * 4);
+    await assertSameOnWasmAndCpu(`grads ${h}x${h}`, () => {
+      const x = tf.tensor4d(xv, [2, h, h, 6]);
+      const f = tf.tensor4d(fv, [3, 3, 6, 4]);
+      const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, pad), tf.tensor4d(weights, [2, out, out, 4])));
+      return [tf.conv2d(x, f, 2, pad), ...tf.grads(loss)([x, f])];
+    });
+  }
 });
 
 test('no tensors or wasm buffers leak across 20 conv-net training steps on wasm', async () => {
