@@ -30,6 +30,13 @@ const hyperParameters = z
     alpha: z.number().min(0).default(0.001),
     /** weight of the cross-entropy in the min steps */
     gamma: z.number().min(0).default(0.99),
+    /**
+     * true: the standard padded-crop + flip augmentation on the images of both passes (what scrub did, following
+     * the original recipe, before this option). false (default): SCRUB's code trains on un-augmented data
+     * (large_scale_unlearning.ipynb calls `datasets.get_loaders(..., augment=False)`; datasets.py defaults
+     * `augment=False` for CIFAR).
+     */
+    augment: z.boolean().default(false),
   })
   .strict();
 
@@ -76,10 +83,10 @@ export const scrub: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   settings: ['retain'],
   hyperParameters,
   async unlearn(task, hp) {
-    const { train, retain, forget, recipe } = task;
+    const { train, retain, forget } = task;
     const teacher: Model = task.original;
-    const forgetBatches = epochBatches(train, forget, { batchSize: hp.forgetBatchSize, seed: combineSeeds(task.seed, 'scrub', 'forget'), augment: recipe.augment });
-    const retainBatches = epochBatches(train, retain, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'scrub', 'retain'), augment: recipe.augment });
+    const forgetBatches = epochBatches(train, forget, { batchSize: hp.forgetBatchSize, seed: combineSeeds(task.seed, 'scrub', 'forget'), augment: hp.augment });
+    const retainBatches = epochBatches(train, retain, { batchSize: hp.batchSize, seed: combineSeeds(task.seed, 'scrub', 'retain'), augment: hp.augment });
     const withTeacher = (x: tf.Tensor4D, y: tf.Tensor1D, ceWeight: number, klWeight: number): Batch => ({
       x,
       y,
