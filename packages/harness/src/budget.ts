@@ -5,17 +5,23 @@
  * expected to take (the last job of its kind in this process, or the caller's estimate) would overrun the limit.
  */
 export class TimeBudget {
-  private readonly started = performance.now();
+  private readonly started: number;
   private readonly lastSeconds = new Map<string, number>();
   /** the first job refused, for the closing message */
   refused: string | null = null;
 
-  constructor(readonly limitSeconds: number | null, private readonly log: (line: string) => void = () => {}) {
+  /** `now` (milliseconds) is the clock; tests pass their own */
+  constructor(
+    readonly limitSeconds: number | null,
+    private readonly log: (line: string) => void = () => {},
+    private readonly now: () => number = () => performance.now(),
+  ) {
     if (limitSeconds !== null && !(limitSeconds > 0)) throw new Error(`a time limit must be positive, got ${limitSeconds} s`);
+    this.started = now();
   }
 
   elapsedSeconds(): number {
-    return (performance.now() - this.started) / 1000;
+    return (this.now() - this.started) / 1000;
   }
 
   /** Whether a job of `kind` may start now; the first refusal is logged with the job's name. */

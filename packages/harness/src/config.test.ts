@@ -27,7 +27,7 @@ test('a valid config gets its documented defaults', () => {
   assert.equal(config.training.weightDecay, 5e-4);
   assert.deepEqual(config.seeds, [0]);
   assert.equal(config.setting, 'retain');
-  assert.deepEqual(config.methods[1]!.hyperParameters, { epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, batchSize: 128, schedule: 'constant' });
+  assert.deepEqual(config.methods[1]!.hyperParameters, { epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, batchSize: 128, schedule: 'constant', stepEpochs: 1, stepGamma: 0.1 });
 });
 
 test('errors name the field and the reason', () => {

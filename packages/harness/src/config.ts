@@ -319,6 +319,11 @@ function validateMembershipSettings(config: BenchmarkConfig, source: string): vo
   if (mia.primary !== undefined && !seen.has(mia.primary)) {
     throw new ConfigError(`${source}: evaluation.mia.primary is '${mia.primary}', which is not in evaluation.mia.attacks (${mia.attacks.join(', ') || 'none'})`);
   }
+  for (const [name, options] of Object.entries(mia.options)) {
+    if (options.mode === 'online' && mia.referenceData !== 'train-test-halves') {
+      throw new ConfigError(`${source}: evaluation.mia.options.${name}.mode is 'online', which needs reference models that saw some of the scored samples: set evaluation.mia.referenceData to 'train-test-halves'`);
+    }
+  }
   if (needsReferenceModels(config) && mia.referenceModels % 2 !== 0) {
     throw new ConfigError(`${source}: evaluation.mia.referenceModels is ${mia.referenceModels}; use an even number (reference models come in pairs trained on complementary halves)`);
   }

@@ -8,7 +8,7 @@ import type { Plan, PlannedGroup } from './plan.js';
 import type { PreparedData } from './data.js';
 import { drawForgetSet } from './data.js';
 import { createPhaseProgress, type PhaseProgress } from './progress.js';
-import type { AccuracyMetrics, BaselineModelMetrics, MiaResult } from './results.js';
+import { rocAttackOf, type AccuracyMetrics, type BaselineModelMetrics, type MiaResult } from './results.js';
 import { cachedModel, modelCached, type CachedModel } from './cache.js';
 import { groupReferenceSignals, type PreparedReferences } from './references.js';
 import type { TimeBudget } from './budget.js';
@@ -81,8 +81,11 @@ export function finiteOrNull(value: number | undefined): number | null {
 }
 
 export function miaResult(summary: MembershipSummary): MiaResult {
+  const rocAttack = rocAttackOf({ attack: summary.attack, ftAuc: summary.ftAuc, byAttack: summary.byAttack });
+  const mode = rocAttack ? summary.byAttack[rocAttack]?.mode : undefined;
   return {
     attack: summary.attack,
+    ...(mode ? { mode } : {}),
     referenceModels: summary.referenceModels,
     ftAuc: summary.ftAuc,
     tprAt1Fpr: summary.tprAt1Fpr,
@@ -109,7 +112,7 @@ export function groupModelsCached(context: Pick<RunContext, 'cacheDir'>, group: 
 }
 
 /** Load or train a group's original and gold models and evaluate them; null when the time limit stops it first. */
-export async function openGroup(context: RunContext, group: PlannedGroup): Promise<OpenGroup | null> {
+export async function openGroup(context: RunContext, group: PlannedGroup, role: 'gold' | 'validation-gold' = 'gold'): Promise<OpenGroup | null> {
   const { plan, data, log, interactive, cacheDir, budget } = context;
   const config = plan.config;
   const { forget, retain } = drawForgetSet(data.available, group);
@@ -149,10 +152,10 @@ export async function openGroup(context: RunContext, group: PlannedGroup): Promi
   }
   const goldProgress = phase('gold model (retrain)');
   const goldStarted = performance.now();
-  const gold = await cachedModel(cacheDir, group.goldKey, 'gold model', log, () => getUnlearner('retrain').unlearn(task('retain', group.goldSeed, goldProgress), {}));
+  const gold = await cachedModel(cacheDir, group.goldKey, role === 'gold' ? 'gold model' : 'validation gold model', log, () => getUnlearner('retrain').unlearn(task('retain', group.goldSeed, goldProgress), {}));
   goldProgress.stop();
   if (gold.trainedNow) {
-    context.trained.push('gold');
+    context.trained.push(role);
     budget.record('gold', (performance.now() - goldStarted) / 1000);
   }
 
@@ -166,7 +169,7 @@ export async function openGroup(context: RunContext, group: PlannedGroup): Promi
     miaConfig.attacks.length > 0
       ? { attacks: miaConfig.attacks, ...(miaConfig.primary ? { primary: miaConfig.primary } : {}), options: miaConfig.options, seed: combineSeeds(group.seeds.forgetSet, group.forgetSetId, 'membership') }
       : null;
-  const references: ReferenceModelSignals | undefined = context.references ? groupReferenceSignals(context.references, forget, testIndices) : undefined;
+  const references: ReferenceModelSignals | undefined = context.references ? groupReferenceSignals(context.references, forget, testIndices, retain) : undefined;
   const gapMetrics = gapMetricsFor(config);
 
   const evaluateModel = async (model: Model, metrics: readonly string[]): Promise<ModelEvaluation> => {

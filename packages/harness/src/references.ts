@@ -161,8 +161,11 @@ export async function prepareReferenceModels(plan: Plan, data: PreparedData, opt
   return { models, trained, online: pool.testCount > 0, complete: true };
 }
 
-/** The reference signals of one group: the forget samples and the test set, with their IN/OUT status per reference. */
-export function groupReferenceSignals(prepared: PreparedReferences, forget: Int32Array, testIndices: Int32Array): ReferenceModelSignals {
+/**
+ * The reference signals of one group: the forget samples, the test set and the retain set (the population of online
+ * RMIA over all data), with their IN/OUT status per reference.
+ */
+export function groupReferenceSignals(prepared: PreparedReferences, forget: Int32Array, testIndices: Int32Array, retain: Int32Array): ReferenceModelSignals {
   return {
     forget: prepared.models.map((m) => selectSignals(m.trainSignals, forget)),
     test: prepared.models.map((m) => selectSignals(m.testSignals, testIndices)),
@@ -174,5 +177,7 @@ export function groupReferenceSignals(prepared: PreparedReferences, forget: Int3
       : {}),
     forgetOutputs: prepared.models.map((m) => selectOutputs(m.train, forget)),
     testOutputs: prepared.models.map((m) => selectOutputs(m.test, testIndices)),
+    retainOutputs: prepared.models.map((m) => selectOutputs(m.train, retain)),
+    retainIncluded: prepared.models.map((m) => Uint8Array.from(retain, (i) => m.trainIn[i]!)),
   };
 }

@@ -32,8 +32,10 @@ export interface MiaResult {
   tprAt1Fpr: number | null;
   /** SVC MIA-efficacy: share of D_f the SVC predicts to be non-members (SalUn, l1-sparse) */
   efficacy: number | null;
-  /** every attack's own numbers */
-  byAttack?: Record<string, { ftAuc?: number; tprAt1Fpr?: number; efficacy?: number; referenceModels?: number; outReferences?: number }>;
+  /** the reference-model attack behind ftAuc: 'offline' or 'online' (RMIA, LiRA); absent in older files (offline) */
+  mode?: string;
+  /** every attack's own numbers, with its mode and signal (reference-model attacks) */
+  byAttack?: Record<string, { ftAuc?: number; tprAt1Fpr?: number; efficacy?: number; referenceModels?: number; outReferences?: number; mode?: string; signal?: string }>;
 }
 
 /** Metrics of the retrained or original model beside the unlearned one's (MIA and rates optional, as above). */
@@ -155,6 +157,13 @@ export interface CellResult {
     relativeToRetrain: number | null;
   };
   provenance: Provenance;
+}
+
+/** The attack behind a result's FT AUC: the primary attack when it has one, else the first that does (as the summary picks it). */
+export function rocAttackOf(mia: Pick<MiaResult, 'attack' | 'ftAuc' | 'byAttack'>): string | null {
+  if (mia.ftAuc === null) return null;
+  if (!mia.byAttack || mia.byAttack[mia.attack]?.ftAuc !== undefined) return mia.attack;
+  return Object.entries(mia.byAttack ?? {}).find(([, r]) => r.ftAuc !== undefined)?.[0] ?? null;
 }
 
 /**

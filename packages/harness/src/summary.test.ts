@@ -59,7 +59,7 @@ test('paired comparison of two methods on the same (forget set, seed) pairs: the
 test('the results table: MIA-efficacy and FT AUC columns (with K), and the across-seed table when seeds repeat', () => {
   const table = formatResultsTable([...a, ...b]);
   const [header] = table.split('\n');
-  assert.match(header!, /UA\s+RA\s+TA\s+MIA-eff\s+FT AUC \(K=8\)\s+Avg Gap/);
+  assert.match(header!, /UA\s+RA\s+TA\s+MIA-eff\s+FT AUC \(rmia offline, K=8\)\s+Avg Gap/);
   assert.match(table, /a\s+random-10pct\s+0\s+10\.00\s+99\.00\s+90\.00\s+20\.00\s+50\.00\s+1\.00/);
   // b has no MIA record: dashes, not zeros
   assert.match(table, /b\s+random-10pct\s+0\s+9\.00\s+99\.00\s+90\.00\s+-\s+-\s+1\.00/);

@@ -1,4 +1,4 @@
-import { seedsOf, type CellResult } from './results.js';
+import { rocAttackOf, seedsOf, type CellResult } from './results.js';
 import { summarizeAcrossSeeds, formatSummaryTable } from './summary.js';
 
 function fmt(value: number | null | undefined, digits = 2): string {
@@ -16,7 +16,10 @@ function fmt(value: number | null | undefined, digits = 2): string {
  */
 export function formatResultsTable(results: CellResult[]): string {
   const referenceCounts = [...new Set(results.map((r) => r.mia?.referenceModels).filter((k): k is number => k !== undefined && k > 0))];
-  const aucHeader = referenceCounts.length === 1 ? `FT AUC (K=${referenceCounts[0]})` : 'FT AUC';
+  // the attack behind the FT AUC, its mode and K, when every result agrees (e.g. "FT AUC (rmia online, K=8)")
+  const aucAttacks = [...new Set(results.filter((r) => r.mia && r.mia.ftAuc !== null).map((r) => `${rocAttackOf(r.mia!)} ${r.mia!.mode ?? 'offline'}`))];
+  const aucParts = [...(aucAttacks.length === 1 ? [aucAttacks[0]!] : []), ...(referenceCounts.length === 1 ? [`K=${referenceCounts[0]}`] : [])];
+  const aucHeader = aucParts.length > 0 ? `FT AUC (${aucParts.join(', ')})` : 'FT AUC';
   // SPD-GAN degree (only when some result has it): accuracy drop on G(D_f), with the retrained model's target
   const withSpd = results.some((r) => r.spdGan);
   const header = ['method', 'forget set', 'seed', 'UA', 'RA', 'TA', 'MIA-eff', aucHeader, 'Avg Gap', ...(withSpd ? ['SPD deg acc (retrain)', 'SPD deg conf (retrain)'] : []), 'time (s)', 'x retrain'];

@@ -77,6 +77,8 @@ export interface TuneSummary {
   finished: string[];
   pending: string[];
   candidatesRun: number;
+  /** models trained by this search (the validation gold model, and any shared model no run had trained yet) */
+  trained: string[];
   stoppedByTimeLimit: boolean;
 }
 
@@ -138,7 +140,9 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   const backend = await initBackend(options.backend, { log });
   const budget = new TimeBudget(options.timeLimitSeconds ?? null, log);
   let candidatesRun = 0;
+  const trained: string[] = [];
   const result = (stopped: boolean): TuneSummary => ({
+    trained,
     plan,
     backend,
     record,
@@ -153,9 +157,10 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
 
   const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
   const data = prepareData(config, loaded);
-  const context: RunContext = { plan, data, backend, cacheDir, log, interactive, budget, references: null, trained: [] };
+  const context: RunContext = { plan, data, backend, cacheDir, log, interactive, budget, references: null, trained };
   if (plan.references.length > 0) {
     const prepared = await prepareReferenceModels(plan, data, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive, mayTrain: (role) => budget.allows('reference', `training ${role}`) });
+    trained.push(...prepared.trained.map((k) => `reference-${k}`));
     if (!prepared.complete) return result(true);
     context.references = prepared;
   }
@@ -164,7 +169,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
     const groupSearches = todo.filter((s) => s.group.goldKey === group.goldKey);
     if (groupSearches.length === 0) continue;
     log(`\n== validation group: original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}, not reported) ==`);
-    const open = await openGroup(context, group);
+    const open = await openGroup(context, group, 'validation-gold');
     if (!open) return result(true);
     try {
       for (const search of groupSearches) {
