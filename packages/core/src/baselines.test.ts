@@ -110,7 +110,7 @@ const forgetOnlyMethods = new Set(['gradient-ascent', 'random-label', 'salun']);
  * Run `name` on `original` over 16 samples (4 forget) and check: live tensors grow by exactly one model's
  * variables, are flat across steps, the original is untouched, and the result moved. Returns its weights.
  */
-async function checkedRun(name: string, original: Model, setting: Setting): Promise<Map<string, Float32Array>> {
+async function checkedRun(name: string, original: Model, setting: Setting, settings: Record<string, unknown> = quick[name]!): Promise<Map<string, Float32Array>> {
   const before = await snapshot(original);
   const probeStart = tf.memory().numTensors;
   const probe = original.clone();
@@ -128,7 +128,7 @@ async function checkedRun(name: string, original: Model, setting: Setting): Prom
     },
   });
   // forget-only: smaller batches, for a few steps from the 4 forget samples alone
-  const result = await unlearn(name, task, setting === 'forget-only' ? { ...quick[name]!, batchSize: 2 } : quick[name]!);
+  const result = await unlearn(name, task, setting === 'forget-only' ? { ...settings, batchSize: 2 } : settings);
   assert.equal(tf.memory().numTensors - start, perModel, `${name}: live tensors after the call = before + one model's variables`);
   assert.ok(counts.length >= 3, `${name}: ${counts.length} steps`);
   assert.ok(
@@ -163,9 +163,15 @@ for (const name of Object.keys(quick)) {
   });
 }
 
+test("AMUN-protocol options stay tensor-flat: l1-sparse gammaSchedule 'amun', scrub augment, schedule 'step'", async () => {
+  await checkedRun('l1-sparse', trained, 'retain', { ...quick['l1-sparse']!, gammaSchedule: 'amun', schedule: 'step' });
+  await checkedRun('scrub', trained, 'retain', { ...quick['scrub']!, augment: true, schedule: 'step' });
+  await checkedRun('gradient-ascent', trained, 'retain', { ...quick['gradient-ascent']!, retainPass: true, schedule: 'step' });
+});
+
 test('defaults follow the cited sources and unknown fields are refused', () => {
   assert.deepEqual(resolveHyperParameters('gradient-ascent', 'forget-only', {}), {
-    epochs: 5, lr: 1e-4, momentum: 0.9, weightDecay: 5e-4, batchSize: 256, schedule: 'constant', stepEpochs: 1, stepGamma: 0.1, maxForgetLoss: null,
+    epochs: 5, lr: 1e-4, momentum: 0.9, weightDecay: 5e-4, batchSize: 256, schedule: 'constant', stepEpochs: 1, stepGamma: 0.1, maxForgetLoss: null, retainPass: false,
   });
   const salun = resolveHyperParameters('salun', 'retain', {});
   assert.equal(salun['maskFraction'], 0.5);

@@ -257,6 +257,8 @@ test('hyper-parameters: documented defaults, and bad values refused by field', (
     weightDecay: 5e-4,
     batchSize: 128,
     schedule: 'constant',
+    stepEpochs: 1,
+    stepGamma: 0.1,
     score: 'gradient',
     gradientBatchSize: 128,
   });
