@@ -24,7 +24,7 @@ const hyperParameters = z
     /**
      * 'retain' setting only: each epoch first makes a cross-entropy descent pass over D_r, then the ascent pass over
      * D_f, as AMUN's code runs GA for its Table 1 (adversarial_unlearn.py); its paper presets turn this on. false
-     * (default): D_f only, as SalUn's GA (its code, unlearn/GA.py) and Lethe before this option.
+     * (default): D_f only, as SalUn's GA (Classification/unlearn/GA.py) and Lethe before this option.
      */
     retainPass: z.boolean().default(false),
   })
