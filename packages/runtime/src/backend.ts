@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.js';
+import { registerExplicitPaddingGradients } from './explicit-padding.js';
 import { threadCount, type WasmBackendLike } from './wasm-kernels/util.js';
 import { guardWasmHeap } from './wasm-heap.js';
 import { requestedWasmThreads, startWasmWithThreads } from './wasm-threads.js';
@@ -227,6 +228,8 @@ async function activate(spec: BackendSpec): Promise<BackendInfo> {
     info.threads = threadCount(tf.backend() as WasmBackendLike);
     info.detail = `XNNPACK, ${info.threads} thread(s), Lethe training kernels`;
   }
+  // tfjs-node's convolution gradients refuse explicit padding, which ResNet-18's stride-2 convolutions use
+  if (spec.tfjsBackend === 'tensorflow') registerExplicitPaddingGradients(spec.tfjsBackend);
   return info;
 }
 
