@@ -76,8 +76,9 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
  * channel block (8 floats on AVX2, 16 on AVX-512) it places each copy as if the channels filled a whole block, so a
  * thread writes into the next thread's workspace: wrong gradients depending on thread timing, and hangs. Measured
  * here (oneDNN 2.6.3, jit_1x1:avx2, 2 threads): 1x1 stride 2 on 2x16x16x5 wrong in 20 of 20 runs, on 2x8x8x5 in 8
- * of 20, one hang at 2x16x16x3; right with one thread. Reported as uxlfoundation/oneDNN issue #6035 (open). A
- * ResNet-18's first strided shortcut has 64 * width input channels: under 16 at width 0.125.
+ * of 20; hangs at 2x16x16x3 and 2x32x32x4; right with one thread, and with 8 or more channels. Reported as
+ * uxlfoundation/oneDNN issue #6035 (open), which finds AVX-512 affected below 16 channels. A ResNet-18's first
+ * strided shortcut has 64 * width input channels: 8 at width 0.125, 4 at width 0.0625.
  */
 function hitsStridedOneByOneBug(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.inChannels < 16;
