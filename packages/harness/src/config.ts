@@ -139,6 +139,11 @@ const miaSchema = z
      * images), as AMUN's online RMIA (rmia_evaluate.py), where every scored sample is IN for about half of them.
      */
     referenceData: z.enum(['train-halves', 'train-test-halves']).default('train-halves'),
+    /**
+     * epochs of the reference models' training (default: the original recipe's; AMUN's rmia_evaluate.py trains its
+     * 128 reference models for 160 epochs, the originals for 200); the rest of the recipe is the original's
+     */
+    referenceEpochs: z.number().int().positive().optional(),
     /** per-attack options, e.g. { "rmia": { "offlineA": 0.3 } } (each attack documents its defaults) */
     options: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   })

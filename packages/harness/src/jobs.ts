@@ -48,7 +48,7 @@ export function jobGraph(plan: Plan): Job[] {
       kind: 'reference',
       title: `reference model ${r.index + 1}/${plan.references.length} (pair ${r.pair}, side ${r.side})`,
       deps: [],
-      workload: { trainImages: epochs * plan.sizes.referenceHalf, inferenceImages: plan.sizes.train + plan.sizes.test },
+      workload: { trainImages: plan.referenceRecipe.epochs * plan.sizes.referenceHalf, inferenceImages: plan.sizes.train + plan.sizes.test },
     });
   }
   for (const o of plan.originals) {

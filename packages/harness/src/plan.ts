@@ -71,6 +71,8 @@ export interface Plan {
   configHash: string;
   modelSpec: ModelSpec;
   recipe: TrainingRecipe;
+  /** the reference models' recipe: the original's, with `evaluation.mia.referenceEpochs` when set */
+  referenceRecipe: TrainingRecipe;
   sizes: PlannedSizes;
   /** one original model per original seed used by a group (validation groups included) */
   originals: Array<{ seed: number; key: string }>;
@@ -222,12 +224,14 @@ export function planBenchmark(config: BenchmarkConfig, options: PlanOptions = {}
   checkSizes(config, sizes);
 
   const references: PlannedReference[] = [];
+  const referenceEpochs = config.evaluation.mia.referenceEpochs;
+  const referenceRecipe = referenceEpochs === undefined ? recipe : { ...recipe, epochs: referenceEpochs };
   if (needsReferenceModels(config)) {
     const { referenceModels, referenceSeed, referenceData } = config.evaluation.mia;
     for (let index = 0; index < referenceModels; index++) {
       const pair = Math.floor(index / 2);
       const side = (index % 2) as 0 | 1;
-      references.push({ index, pair, side, key: contentHash({ kind: 'reference', network: NETWORK_REVISION, dataset: config.dataset, referenceData, modelSpec, recipe, referenceSeed, pair, side }) });
+      references.push({ index, pair, side, key: contentHash({ kind: 'reference', network: NETWORK_REVISION, dataset: config.dataset, referenceData, modelSpec, recipe: referenceRecipe, referenceSeed, pair, side }) });
     }
   }
   const referenceKeys = references.map((r) => r.key);
@@ -314,6 +318,7 @@ export function planBenchmark(config: BenchmarkConfig, options: PlanOptions = {}
     configHash: contentHash(config),
     modelSpec,
     recipe,
+    referenceRecipe,
     sizes,
     originals: [...originals].map(([seed, key]) => ({ seed, key })),
     groups,

@@ -141,7 +141,7 @@ export async function prepareReferenceModels(plan: Plan, data: PreparedData, opt
       const progress = createPhaseProgress(role, log, options.interactive);
       const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
         const seed = combineSeeds(referenceSeed, 'reference', reference.pair, reference.side);
-        return (await trainFromScratch(plan.modelSpec, plan.recipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
+        return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
       });
       progress.stop();
       if (trainedNow) trained.push(reference.index);

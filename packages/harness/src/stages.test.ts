@@ -291,3 +291,39 @@ test('online RMIA: references on halves of train + test; results and the table n
   assert.match(formatResultsTable(summary.results).split('\n')[0]!, /FT AUC \(rmia online, K=2\)/);
   fs.rmSync(root, { recursive: true });
 });
+
+test('normalize: false: the model sees raw [0, 1] pixels, so AMUN\'s L2 radius is a radius in pixel space', async () => {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { Model } = await import('@lethe/models');
+  const { amunAdversarialSet } = await import('@lethe/core');
+  const { initBackend } = await import('@lethe/runtime');
+  await initBackend('wasm', { log: () => {} });
+  const raw = planBenchmark(parseBenchmarkConfig({ ...base, model: { arch: 'small-cnn', normalize: false } })).modelSpec;
+  const normalised = planBenchmark(parseBenchmarkConfig(base)).modelSpec;
+  assert.equal(raw.normalization, null);
+  assert.ok(normalised.normalization);
+  // same weights (same seed); the normalising model equals the raw one applied to (x - mean) / std
+  const a = Model.create(raw, 3);
+  const b = Model.create(normalised, 3);
+  const data = syntheticData(8, 4);
+  const x = tf.div(tf.tensor4d(Float32Array.from(data.train.images.subarray(0, 4 * 32 * 32 * 3)), [4, 32, 32, 3]), 255) as import('@tensorflow/tfjs-core').Tensor4D;
+  const { mean, std } = normalised.normalization!;
+  const standardised = tf.div(tf.sub(x, tf.tensor1d(mean)), tf.tensor1d(std)) as import('@tensorflow/tfjs-core').Tensor4D;
+  const [la, lb, lraw] = [a.logits(standardised), b.logits(x), a.logits(x)];
+  assert.ok(tf.max(tf.abs(tf.sub(la, lb))).dataSync()[0]! < 1e-4);
+  assert.ok(tf.max(tf.abs(tf.sub(lraw, lb))).dataSync()[0]! > 1e-3, 'without normalisation the raw model computes another function');
+  // AMUN's adversarial examples on the raw model: perturbations within the radius, in [0, 1] pixel units
+  const set = await amunAdversarialSet(a, data.train, Int32Array.from([0, 1, 2, 3]), { steps: 5, maxDoublings: 6 });
+  for (let i = 0; i < 4; i++) {
+    let squared = 0;
+    for (let p = 0; p < 32 * 32 * 3; p++) {
+      const adv = set.images[i * 3072 + p]!;
+      assert.ok(adv >= 0 && adv <= 1, 'pixels stay in [0, 1]');
+      squared += (adv - data.train.images[i * 3072 + p]! / 255) ** 2;
+    }
+    assert.ok(Math.sqrt(squared) <= set.eps[i]! * (1 + 1e-5), `sample ${i}: ||delta||_2 = ${Math.sqrt(squared)} > eps ${set.eps[i]}`);
+  }
+  tf.dispose([x, standardised, la, lb, lraw]);
+  a.dispose();
+  b.dispose();
+});
