@@ -6,6 +6,7 @@ import { trainLoop, type Batch } from '@lethe/core';
 import { Rng } from '@lethe/runtime';
 import type { Plan } from './plan.js';
 import { modelCached } from './cache.js';
+import { spdGanKeys } from './spd-gan.js';
 import { readExistingResult, resultFilePath } from './run.js';
 import { formatDuration } from './budget.js';
 import type { Job, JobKind } from './jobs.js';
@@ -86,6 +87,11 @@ export function jobStates(plan: Plan, jobs: readonly Job[], where: { cacheDir: s
         done = !!entry && entry.searchKey === key && entry.candidates.length >= entry.planned;
         break;
       }
+      case 'spd-original': {
+        const group = plan.groups.find((g) => g.goldKey === key)!;
+        done = modelCached(where.cacheDir, spdGanKeys(plan, group, plan.config.evaluation.spdGan!).spdOriginalKey);
+        break;
+      }
       case 'cell': {
         const cell = cells.get(key)!;
         done = readExistingResult(resultFilePath(where.resultsDir, plan.config.name, cell), key) !== null;
@@ -104,6 +110,7 @@ const KIND_NAMES: Record<JobKind, string> = {
   original: 'original models',
   gold: 'gold models',
   'validation-gold': 'validation gold models',
+  'spd-original': 'SPD-GAN originals',
   search: 'hyper-parameter searches',
   cell: 'cells (method runs)',
 };

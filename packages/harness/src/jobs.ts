@@ -8,7 +8,7 @@ import { forgetCount, type Plan, type PlannedCell, type PlannedGroup } from './p
  * models, then the cells. The ids are the cache keys and cell hashes, so any executor on any machine agrees with
  * every other on what a job is and whether it is done.
  */
-export type JobKind = 'reference' | 'original' | 'gold' | 'validation-gold' | 'search' | 'cell';
+export type JobKind = 'reference' | 'original' | 'gold' | 'validation-gold' | 'spd-original' | 'search' | 'cell';
 
 export interface Job {
   /** `<kind>:<key or cell hash>` */
@@ -77,17 +77,30 @@ export function jobGraph(plan: Plan): Job[] {
       workload: { trainImages: n * per.trainImages, inferenceImages: n * (per.inferenceImages + evaluationImages(plan)) },
     });
   }
+  const spdGan = plan.config.evaluation.spdGan;
   for (const group of plan.groups) {
     goldJob(group, 'gold');
     const sizes = taskSizesOf(plan, group);
+    if (spdGan) {
+      // the SPD-GAN degree: a generator over D_f and an original trained on D_r ∪ G(D_f) per group (spd-gan.ts)
+      jobs.push({
+        id: `spd-original:${group.goldKey}`,
+        kind: 'spd-original',
+        title: `SPD-GAN generator and SPD original (original seed ${group.seeds.original}, ${group.forgetSetId} draw ${group.seeds.forgetSet})`,
+        deps: [`gold:${group.goldKey}`],
+        workload: { trainImages: epochs * plan.sizes.available + 2 * spdGan.ganEpochs * sizes.forget, inferenceImages: 4 * sizes.forget },
+      });
+    }
     for (const cell of group.cells) {
-      const per: Workload = cell.method === 'retrain' ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
+      const once: Workload = cell.method === 'retrain' ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
+      // with the SPD-GAN degree every method also unlearns G(D_f) from the SPD original
+      const per: Workload = spdGan ? { trainImages: 2 * once.trainImages, inferenceImages: 2 * once.inferenceImages + sizes.forget } : once;
       const search = plan.searches.find((s) => s.label === cell.label && s.forgetSetId === cell.forgetSetId);
       jobs.push({
         id: `cell:${cell.cellHash}`,
         kind: 'cell',
         title: cellTitle(cell),
-        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(search && cell.awaitsSearch ? [`search:${search.searchKey}`] : [])],
+        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(spdGan ? [`spd-original:${group.goldKey}`] : []), ...(search && cell.awaitsSearch ? [`search:${search.searchKey}`] : [])],
         workload: { trainImages: per.trainImages, inferenceImages: per.inferenceImages + evaluationImages(plan) },
       });
     }

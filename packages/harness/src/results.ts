@@ -63,6 +63,14 @@ export interface SpdGanResult {
   /** the SPD original's accuracy and confidence on G(D_f), percent */
   originalAccuracy?: number;
   originalConfidence?: number;
+  /**
+   * SPD original minus retrained model, accuracy points, on G(D_f) (= retrainDegreeAccuracy) and on the clean D_f.
+   * The degree isolates the perturbation only where the first is clearly larger than the second.
+   */
+  perturbedGap?: number;
+  cleanGap?: number;
+  /** the SPD original's accuracy on the clean forget set, percent */
+  cleanOriginalAccuracy?: number;
 }
 
 export interface Provenance {

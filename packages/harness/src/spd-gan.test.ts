@@ -51,11 +51,18 @@ test('a run with spdGan trains and caches the generator and the SPD original, an
     // both share the SPD original and the retrained model: one target per group
     assert.equal(s.retrainDegreeAccuracy, retrain!.spdGan!.retrainDegreeAccuracy);
   }
+  // both gaps of the SPD original over the retrained model: on G(D_f) (the target degree) and on the clean D_f, whose
+  // gold accuracy is the UA the evaluation computed on its own
+  for (const r of [retrain!, finetune!]) {
+    assert.equal(r.spdGan!.perturbedGap, r.spdGan!.retrainDegreeAccuracy);
+    assert.ok(Math.abs(r.spdGan!.cleanGap! - (r.spdGan!.cleanOriginalAccuracy! - r.gold.UA)) < 1e-9);
+  }
+  assert.match(formatResultsTable(first.results), new RegExp(`${retrain!.spdGan!.perturbedGap!.toFixed(2)} / ${retrain!.spdGan!.cleanGap!.toFixed(2)}`));
   // retrain's degree is the target by construction
   assert.equal(retrain!.spdGan!.degreeAccuracy, retrain!.spdGan!.retrainDegreeAccuracy);
   assert.equal(retrain!.spdGan!.degreeConfidence, retrain!.spdGan!.retrainDegreeConfidence);
   const table = formatResultsTable(first.results);
-  assert.match(table.split('\n')[0]!, /Avg Gap\s+SPD deg acc \(retrain\)\s+SPD deg conf \(retrain\)\s+time/);
+  assert.match(table.split('\n')[0]!, /Avg Gap\s+SPD deg acc \(retrain\)\s+SPD deg conf \(retrain\)\s+SPD gap G\(Df\) \/ clean Df\s+time/);
   assert.ok(table.includes(`${finetune!.spdGan!.degreeAccuracy.toFixed(2)} (${finetune!.spdGan!.retrainDegreeAccuracy.toFixed(2)})`));
   // a forced re-run loads generator and SPD original from the cache and reproduces the numbers
   const second = await runBenchmark(config, { ...options, force: true });

@@ -26,6 +26,14 @@ export interface SpdGanGroup {
   before: { accuracy: number; confidence: number };
   /** the retrained model's (trained on D_r alone) degrees: the target */
   retrain: { degreeAccuracy: number; degreeConfidence: number };
+  /**
+   * the same gap on the clean forget set: SPD original minus gold model, accuracy points. The degree means something
+   * only where the perturbed gap (retrain.degreeAccuracy) is clearly larger than this one: then the SPD original
+   * learnt the perturbation, not just the forget images.
+   */
+  cleanGap: number;
+  /** the SPD original's accuracy on the clean forget set, percent */
+  cleanOriginalAccuracy: number;
 }
 
 export function spdGanKeys(plan: Plan, group: PlannedGroup, settings: SpdGanConfig): { generatorKey: string; spdOriginalKey: string } {
@@ -78,13 +86,26 @@ export async function prepareSpdGanGroup(
   const before = accuracyAndConfidence(await modelOutputs(spd.model, perturbed, sets.forget, options.batchSize));
   const goldScores = accuracyAndConfidence(await modelOutputs(gold, perturbed, sets.forget, options.batchSize));
   const retrain = { degreeAccuracy: before.accuracy - goldScores.accuracy, degreeConfidence: before.confidence - goldScores.confidence };
+  const cleanSpd = accuracyAndConfidence(await modelOutputs(spd.model, data.train, sets.forget, options.batchSize));
+  const cleanGold = accuracyAndConfidence(await modelOutputs(gold, data.train, sets.forget, options.batchSize));
+  const cleanGap = cleanSpd.accuracy - cleanGold.accuracy;
   log(`SPD original on G(D_f): accuracy ${before.accuracy.toFixed(2)}  confidence ${before.confidence.toFixed(2)}; retrained model: ${goldScores.accuracy.toFixed(2)} / ${goldScores.confidence.toFixed(2)} (target degree ${retrain.degreeAccuracy.toFixed(2)} / ${retrain.degreeConfidence.toFixed(2)})`);
-  return { settings, perturbed, spdOriginal: spd.model, trainedNow, before, retrain };
+  log(`SPD original minus retrained model, accuracy on G(D_f): ${retrain.degreeAccuracy.toFixed(2)} points; on the clean D_f: ${cleanGap.toFixed(2)} points${retrain.degreeAccuracy > cleanGap + 5 ? '' : ' (no clear margin: the degree does not isolate the perturbation here)'}`);
+  return { settings, perturbed, spdOriginal: spd.model, trainedNow, before, retrain, cleanGap, cleanOriginalAccuracy: cleanSpd.accuracy };
 }
 
 /** The result entry of one unlearned model (unlearned from the SPD original on the perturbed task). */
 export async function spdGanResultOf(prepared: SpdGanGroup, unlearned: Model | 'retrain', forget: Int32Array, batchSize: number): Promise<SpdGanResult> {
-  const common = { eps: prepared.settings.eps, retrainDegreeAccuracy: prepared.retrain.degreeAccuracy, retrainDegreeConfidence: prepared.retrain.degreeConfidence, originalAccuracy: prepared.before.accuracy, originalConfidence: prepared.before.confidence };
+  const common = {
+    eps: prepared.settings.eps,
+    retrainDegreeAccuracy: prepared.retrain.degreeAccuracy,
+    retrainDegreeConfidence: prepared.retrain.degreeConfidence,
+    originalAccuracy: prepared.before.accuracy,
+    originalConfidence: prepared.before.confidence,
+    perturbedGap: prepared.retrain.degreeAccuracy,
+    cleanGap: prepared.cleanGap,
+    cleanOriginalAccuracy: prepared.cleanOriginalAccuracy,
+  };
   if (unlearned === 'retrain') return { ...common, degreeAccuracy: prepared.retrain.degreeAccuracy, degreeConfidence: prepared.retrain.degreeConfidence };
   const after = accuracyAndConfidence(await modelOutputs(unlearned, prepared.perturbed, forget, batchSize));
   return { ...common, degreeAccuracy: prepared.before.accuracy - after.accuracy, degreeConfidence: prepared.before.confidence - after.confidence };

@@ -22,7 +22,7 @@ export function formatResultsTable(results: CellResult[]): string {
   const aucHeader = aucParts.length > 0 ? `FT AUC (${aucParts.join(', ')})` : 'FT AUC';
   // SPD-GAN degree (only when some result has it): accuracy drop on G(D_f), with the retrained model's target
   const withSpd = results.some((r) => r.spdGan);
-  const header = ['method', 'forget set', 'seed', 'UA', 'RA', 'TA', 'MIA-eff', aucHeader, 'Avg Gap', ...(withSpd ? ['SPD deg acc (retrain)', 'SPD deg conf (retrain)'] : []), 'time (s)', 'x retrain'];
+  const header = ['method', 'forget set', 'seed', 'UA', 'RA', 'TA', 'MIA-eff', aucHeader, 'Avg Gap', ...(withSpd ? ['SPD deg acc (retrain)', 'SPD deg conf (retrain)', 'SPD gap G(Df) / clean Df'] : []), 'time (s)', 'x retrain'];
   const rows: string[][] = [];
   const seenOriginal = new Set<string>();
   for (const r of results) {
@@ -33,7 +33,7 @@ export function formatResultsTable(results: CellResult[]): string {
     if (!seenOriginal.has(key)) {
       seenOriginal.add(key);
       const mia = r.original.mia;
-      rows.push(['(original)', r.cell.forgetSet, r.cell.seeds ? `${seeds.original}/${seeds.forgetSet}/-` : seed, fmt(r.original.UA), fmt(r.original.RA), fmt(r.original.TA), fmt(mia?.efficacy), fmt(mia?.ftAuc), '-', ...(withSpd ? ['-', '-'] : []), '-', '-']);
+      rows.push(['(original)', r.cell.forgetSet, r.cell.seeds ? `${seeds.original}/${seeds.forgetSet}/-` : seed, fmt(r.original.UA), fmt(r.original.RA), fmt(r.original.TA), fmt(mia?.efficacy), fmt(mia?.ftAuc), '-', ...(withSpd ? ['-', '-', r.spdGan?.cleanGap !== undefined ? `${fmt(r.spdGan.perturbedGap)} / ${fmt(r.spdGan.cleanGap)}` : '-'] : []), '-', '-']);
     }
     rows.push([
       r.cell.label ?? r.cell.method,
@@ -45,7 +45,7 @@ export function formatResultsTable(results: CellResult[]): string {
       fmt(r.mia?.efficacy),
       fmt(r.mia?.ftAuc),
       fmt(r.metrics.avgGap),
-      ...(withSpd ? [r.spdGan ? `${fmt(r.spdGan.degreeAccuracy)} (${fmt(r.spdGan.retrainDegreeAccuracy)})` : '-', r.spdGan ? `${fmt(r.spdGan.degreeConfidence)} (${fmt(r.spdGan.retrainDegreeConfidence)})` : '-'] : []),
+      ...(withSpd ? [r.spdGan ? `${fmt(r.spdGan.degreeAccuracy)} (${fmt(r.spdGan.retrainDegreeAccuracy)})` : '-', r.spdGan ? `${fmt(r.spdGan.degreeConfidence)} (${fmt(r.spdGan.retrainDegreeConfidence)})` : '-', ''] : []),
       fmt(r.timing.unlearnSeconds, 1),
       fmt(r.timing.relativeToRetrain, 3),
     ]);
