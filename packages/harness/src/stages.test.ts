@@ -266,8 +266,8 @@ test('the plan\'s work: each model trains epochs x its images; a search runs eac
   assert.deepEqual(of('original').map((j) => j.workload.trainImages), [150_000, 150_000]);
   assert.deepEqual(of('gold').map((j) => j.workload.trainImages), [120_000, 120_000]);
   assert.deepEqual(of('reference').map((j) => j.workload.trainImages), [90_000, 90_000]); // 3 x half of 60,000
-  // finetune (1 epoch over D_r ∪ D_f by the generic rule) x 3 candidates
-  assert.equal(of('search')[0]!.workload.trainImages, 3 * 50_000);
+  // finetune's own workload (1 epoch over D_r: 40,000 images) x 3 candidates
+  assert.equal(of('search')[0]!.workload.trainImages, 3 * 40_000);
   assert.equal(of('cell').length, 4);
 });
 

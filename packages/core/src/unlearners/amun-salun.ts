@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import * as tf from '@tensorflow/tfjs-core';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { amunHyperParameters, runAmun } from './amun.js';
+import { amunHyperParameters, runAmun, amunWorkload } from './amun.js';
 import { saliencyMask } from './saliency.js';
 
 const hyperParameters = amunHyperParameters
@@ -23,6 +23,11 @@ export const amunSalun: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'AMUN restricted to the weights most salient for the forget loss (SalUn mask).',
   paper: 'Ebrahimpour-Boroojeny et al., arXiv 2503.00917 (ICML 2025), "AMUN+SalUn"; mask from Fan et al., ICLR 2024',
   settings: ['retain', 'forget-only'],
+  // AMUN's, plus the saliency mask (one gradient pass over D_f)
+  workload: (s, hp) => {
+    const w = amunWorkload(s, hp);
+    return { trainImages: w.trainImages + s.forget, inferenceImages: w.inferenceImages };
+  },
   hyperParameters,
   async unlearn(task, hp) {
     const mask = await saliencyMask(task.original, task.train, task.forget, { fraction: hp.maskFraction, batchSize: hp.maskBatchSize ?? hp.batchSize });

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { combineSeeds } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
-import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
+import type { TaskSizes, UnlearnerDefinition, UnlearningTask, Workload } from '../unlearner.js';
 import { FINE_TUNE_SCHEDULES, fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 import { mixedCount, mixedEpochBatches, type BatchSource } from './mixed-batches.js';
 import { adversarialDataset, describeAdversarialSet, type AmunAttackOptions } from './amun/adversarial-set.js';
@@ -103,6 +103,17 @@ export async function runAmun(task: UnlearningTask, hp: AmunHyperParameters, opt
 }
 
 /**
+ * AMUN's work: the adversarial search (each forget sample a forward and backward pass per PGD step; samples stop at
+ * their first misclassified iterate, so one radius of `attackSteps` steps per sample is a rough upper estimate of a
+ * typical search, which is cached per original model and forget set and shared with AMUN+SalUn), then the epochs
+ * over D_r ∪ D_f ∪ D_adv (or D_f ∪ D_adv).
+ */
+export function amunWorkload(s: TaskSizes, hp: AmunHyperParameters): Workload {
+  const own = s.forget + (s.setting === 'retain' ? s.retain : 0);
+  return { trainImages: s.forget * hp.attackSteps + hp.epochs * (own + s.forget), inferenceImages: 0 };
+}
+
+/**
  * AMUN, Adversarial Mixup for UNlearning (Ebrahimpour-Boroojeny et al., arXiv 2503.00917, ICML 2025). For each
  * forget sample, the nearest adversarial example the original model misclassifies (L2 PGD, growing radius; see
  * `amunAdversarialSet`) is labelled with that wrong prediction; fine-tuning on the forget set together with these
@@ -121,6 +132,7 @@ export const amun: UnlearnerDefinition<AmunHyperParameters> = {
   description: 'Fine-tune on the forget set plus its nearest adversarial examples labelled with their wrong predictions.',
   paper: 'Ebrahimpour-Boroojeny et al., "AMUN: Adversarial Machine UNlearning", arXiv 2503.00917 (ICML 2025); defaults from Sec. 4-5 and the public code',
   settings: ['retain', 'forget-only'],
+  workload: (s, hp) => amunWorkload(s, hp),
   hyperParameters: amunHyperParameters,
   unlearn: (task, hp) => runAmun(task, hp),
 };

@@ -75,6 +75,8 @@ export const boundaryShrink: UnlearnerDefinition<BoundaryShrinkHyperParameters> 
   description: 'Fine-tune on the forget set relabelled with the class a one-step FGSM attack pushes each sample into (after a D_r pass when it is available).',
   paper: 'Chen et al., "Boundary Unlearning", CVPR 2023 (Boundary Shrink); bound from its code and SalUn\'s; fine-tuning defaults from AMUN (arXiv 2503.00917) Sec. 5',
   settings: ['retain', 'forget-only'],
+  // per epoch: the D_r pass (retain setting), FGSM on D_f (one forward + backward, then a labelling forward), the D_f pass
+  workload: (s, hp) => ({ trainImages: hp.epochs * (2 * s.forget + (s.setting === 'retain' ? s.retain : 0)), inferenceImages: hp.epochs * s.forget }),
   hyperParameters,
   unlearn: (task, hp) => runBoundaryShrink(task, hp),
 };

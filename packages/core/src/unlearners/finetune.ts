@@ -12,6 +12,8 @@ export const finetune: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'Fine-tune the original model on the retain set (forgetting by catastrophic interference).',
   paper: 'Warnecke et al. 2023 / Golatkar et al. 2020 "FT" baseline; defaults from AMUN (arXiv 2503.00917) Sec. 5',
   settings: ['retain'],
+  // one pass over D_r per epoch
+  workload: (s, hp) => ({ trainImages: hp.epochs * s.retain, inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     return trainCopy(task, 'finetune', {

@@ -67,6 +67,8 @@ export const gradientAscent: UnlearnerDefinition<GradientAscentHyperParameters> 
   description: 'Gradient ascent on the cross-entropy of the forget set (GA).',
   paper: 'Thudi et al. 2022 / Graves et al. 2021 "GA"; defaults from SalUn (Fan et al., ICLR 2024) public code',
   settings: ['retain', 'forget-only'],
+  // the ascent pass over D_f, after a descent pass over D_r with retainPass
+  workload: (s, hp) => ({ trainImages: hp.epochs * (s.forget + (hp.retainPass && s.setting === 'retain' ? s.retain : 0)), inferenceImages: 0 }),
   hyperParameters,
   checkSetting,
   async unlearn(task, hp) {

@@ -77,6 +77,7 @@ export const l1Sparse: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'Fine-tune on the retain set with a linearly decaying L1 penalty on the weights (l1-sparse).',
   paper: 'Jia et al., NeurIPS 2023 "Model sparsity can simplify machine unlearning"; defaults from its public code (OPTML-Group/Unlearn-Sparse)',
   settings: ['retain'],
+  workload: (s, hp) => ({ trainImages: hp.epochs * s.retain, inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     if (hp.noL1Epochs > hp.epochs) throw new Error(`l1-sparse: noL1Epochs (${hp.noL1Epochs}) exceeds epochs (${hp.epochs})`);

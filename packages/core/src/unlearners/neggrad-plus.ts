@@ -55,6 +55,11 @@ export const negGradPlus: UnlearnerDefinition<z.infer<typeof hyperParameters>> =
   description: 'Descend on the retain loss while ascending on the forget loss, one batch of each per step (NegGrad+).',
   paper: 'Kurmanji et al., NeurIPS 2023 "Towards unbounded machine unlearning" (NegGrad+); defaults from SCRUB public code',
   settings: ['retain'],
+  // each step: one D_r batch and one D_f batch, for as many steps as the longer of the two passes
+  workload: (s, hp) => {
+    const steps = Math.max(Math.ceil(s.retain / hp.batchSize), Math.ceil(s.forget / hp.forgetBatchSize));
+    return { trainImages: hp.epochs * steps * (hp.batchSize + hp.forgetBatchSize), inferenceImages: 0 };
+  },
   hyperParameters,
   async unlearn(task, hp) {
     const { train, retain, forget, recipe } = task;

@@ -129,6 +129,8 @@ export const randomLabel: UnlearnerDefinition<RandomLabelHyperParameters> = {
   description: 'Fine-tune on the forget set relabelled with random wrong labels (with the retain set when available).',
   paper: 'Golatkar et al. 2020 "RL"; defaults from SalUn (Fan et al., ICLR 2024) public code (arg_parser.py, unlearn/RL.py)',
   settings: ['retain', 'forget-only'],
+  // D_f (relabelled) with D_r when the setting gives it, each epoch
+  workload: (s, hp) => ({ trainImages: hp.epochs * (s.forget + (s.setting === 'retain' ? s.retain : 0)), inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     const model = task.original.clone();

@@ -19,6 +19,7 @@ export const randomkPerturbation: UnlearnerDefinition<RandomKPerturbationHyperPa
   description: 'Perturb a random share k of parameter entries (the control for Top-K), then optionally fine-tune on D_r.',
   paper: 'Zuo et al., arXiv 2401.04385 (IEEE TKDE 2025), Random-k perturbation; project interpretation and defaults (REFERENCE.md)',
   settings: ['retain', 'forget-only'],
+  workload: (s, hp) => ({ trainImages: s.setting === 'retain' ? hp.finetuneEpochs * s.retain : 0, inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     return perturbationUnlearn(task, hp, 'randomk-perturbation', async (_model, count, layout) =>

@@ -29,6 +29,8 @@ export const salun: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'Random-label fine-tuning restricted to the weights most salient for the forget loss (SalUn).',
   paper: 'Fan et al., ICLR 2024 "SalUn" (arXiv 2310.12508); defaults from its public code (OPTML-Group/Unlearn-Saliency)',
   settings: ['retain', 'forget-only'],
+  // the saliency mask (one gradient pass over D_f), then RL's epochs
+  workload: (s, hp) => ({ trainImages: s.forget + hp.epochs * (s.forget + (s.setting === 'retain' ? s.retain : 0)), inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     const mask = await saliencyMask(task.original, task.train, task.forget, { fraction: hp.maskFraction, batchSize: hp.maskBatchSize ?? hp.batchSize });

@@ -81,6 +81,11 @@ export const scrub: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'Teacher-student unlearning: move away from the original model on D_f, stay close on D_r (SCRUB).',
   paper: 'Kurmanji et al., NeurIPS 2023 "Towards unbounded machine unlearning" (SCRUB); defaults from its public code',
   settings: ['retain'],
+  // max passes over D_f, min passes over D_r, each batch also through the teacher (inference)
+  workload: (s, hp) => {
+    const images = Math.min(hp.maxEpochs, hp.epochs) * s.forget + hp.epochs * s.retain;
+    return { trainImages: images, inferenceImages: images };
+  },
   hyperParameters,
   async unlearn(task, hp) {
     const { train, retain, forget } = task;

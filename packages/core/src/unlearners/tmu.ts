@@ -5,7 +5,7 @@ import { batches, type ImageDataset } from '@lethe/datasets';
 import { Model } from '@lethe/models';
 import { epochBatches, stepsPerEpoch, trainFromScratch } from '../training/recipe.js';
 import { trainLoop, type Batch } from '../training/loop.js';
-import type { UnlearnerDefinition, UnlearningTask } from '../unlearner.js';
+import type { TaskSizes, UnlearnerDefinition, UnlearningTask, Workload } from '../unlearner.js';
 import { fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 import { allIndices, gatherSamples, sampleIndices, type SampleSet } from './tmu/data.js';
 import { adversarialFeature, correctlyClassified, distanceFeature, lossFeature, type FeatureName } from './tmu/features.js';
@@ -195,6 +195,20 @@ export async function computeTmuFeatures(task: UnlearningTask, hp: TmuHyperParam
 }
 
 /**
+ * TMU's work: CF's early model (earlyEpochs over D_f, D_r and D_h, from scratch), the twin (twinEpochs over D_h and
+ * its replay share), the features (inference over D_h, D_f and the reference samples, with AF's PGD steps as forward
+ * and backward passes), then the epochs over D_r ∪ D_f. D_h's size for 'train-holdout' is not known from the sizes
+ * alone; the test split's is used as the estimate.
+ */
+export function tmuWorkload(s: TaskSizes, hp: TmuHyperParameters): Workload {
+  const heldOut = Math.round(hp.heldOutFraction * s.test);
+  const early = hp.features.includes('CF') ? hp.earlyEpochs * (s.forget + s.retain + heldOut) : 0;
+  const twin = hp.twinEpochs * Math.round(heldOut * (1 + hp.twinReplay));
+  const attack = hp.features.includes('AF') ? hp.pgdSteps * (heldOut + s.forget) : 0;
+  return { trainImages: early + twin + attack + hp.epochs * (s.forget + s.retain), inferenceImages: 2 * (heldOut + s.forget + 2 * hp.referenceSamples) };
+}
+
+/**
  * New labels for the whole training set: each forget sample flagged hard gets a label drawn uniformly from the
  * other classes, every other label stays.
  */
@@ -260,6 +274,7 @@ export const tmu: UnlearnerDefinition<TmuHyperParameters> = {
   description: 'Twin Machine Unlearning: predict which forget samples the gold model would misclassify (learnt on a twin problem), relabel those randomly, fine-tune with D_r.',
   paper: 'Twin Machine Unlearning, arXiv 2408.11433 and 2501.08615; fine-tuning defaults from its public code (REFERENCE.md)',
   settings: ['retain'],
+  workload: (s, hp) => tmuWorkload(s, hp),
   hyperParameters,
   async unlearn(task, hp) {
     const features = await computeTmuFeatures(task, hp);

@@ -35,6 +35,8 @@ export const topkPerturbation: UnlearnerDefinition<TopKPerturbationHyperParamete
   description: 'Perturb the share k of parameter entries with the largest forget-set gradient, then optionally fine-tune on D_r.',
   paper: 'Zuo et al., arXiv 2401.04385 (IEEE TKDE 2025), Top-K perturbation; project interpretation and defaults (REFERENCE.md)',
   settings: ['retain', 'forget-only'],
+  // one gradient pass over D_f to rank the parameters, then the fine-tune on D_r
+  workload: (s, hp) => ({ trainImages: s.forget + (s.setting === 'retain' ? hp.finetuneEpochs * s.retain : 0), inferenceImages: 0 }),
   hyperParameters,
   async unlearn(task, hp) {
     return perturbationUnlearn(task, hp, 'topk-perturbation', async (model, count) => {
