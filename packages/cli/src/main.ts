@@ -20,6 +20,11 @@ import {
   parseDuration,
   readTuningRecord,
   tuningFileFor,
+  loadResults,
+  reproductionTable,
+  compareRanks,
+  rankComparisonMarkdown,
+  PAPER_TABLES,
 } from '@lethe/harness';
 import { buildLeaderboard } from '@lethe/leaderboard';
 
@@ -166,6 +171,22 @@ program
       console.log(`  ${id.padEnd(34)} ${String(search.candidates.length).padStart(3)}/${search.planned} candidates  ${chosen}`);
     }
     if (summary.pending.length > 0) console.log(`${summary.pending.length} search(es) not finished${summary.stoppedByTimeLimit ? ' (time limit): run the same command again to continue' : ''}`);
+  });
+
+program
+  .command('report')
+  .description("a benchmark's results as markdown: each metric's mean and 95% interval over the runs, Avg Gap, time vs retraining, and the ranking beside a paper's")
+  .argument('<results-dir>', 'directory of result JSON files (searched recursively)')
+  .requiredOption('--benchmark <name>', 'the benchmark to report')
+  .option('--paper <table>', `compare the ranking by Avg Gap with a paper's table (${Object.keys(PAPER_TABLES).join(', ')})`)
+  .action((resultsDir: string, opts: { benchmark: string; paper?: string }) => {
+    const { markdown, summary } = reproductionTable(loadResults(fromUser(resultsDir)), opts.benchmark);
+    console.log(markdown);
+    if (opts.paper) {
+      const paper = PAPER_TABLES[opts.paper];
+      if (!paper) throw new Error(`unknown paper table '${opts.paper}'; known: ${Object.keys(PAPER_TABLES).join(', ')}`);
+      console.log(`\n${rankComparisonMarkdown(compareRanks(summary, paper))}`);
+    }
   });
 
 const data = program.command('data').description('data sets');

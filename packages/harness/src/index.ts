@@ -17,3 +17,4 @@ export { prepareReferenceModels, groupReferenceSignals, referenceHalf, reference
 export { avgGapAcrossRuns, commonGapMetrics, type AvgGapAcrossRuns } from './gap.js';
 export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
 export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';
+export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report.js';

@@ -4,5 +4,5 @@ export { registerMetric, getMetric, listMetrics, evaluate, outputsOf, type Metri
 export { OutputCache, setSamples, type EvaluationSet, type EvaluationSets } from './outputs.js';
 export { forgettingRate, memoryRetentionRate, alignmentGap, activationDistance, meanKlDivergence } from './comparison.js';
 export { evaluateMembership, primaryAttack, type MembershipSettings, type MembershipSummary } from './membership.js';
-export { mean, sampleStd, studentTQuantile, studentTCdf, meanConfidenceInterval, pairedTTest, type MeanSummary, type PairedTTest } from './statistics.js';
+export { mean, sampleStd, studentTQuantile, studentTCdf, meanConfidenceInterval, pairedTTest, kendallTau, type MeanSummary, type PairedTTest } from './statistics.js';
 export { SpdGenerator, trainSpdGan, perturbedDataset, spdDegree, spdDegreeFrom, accuracyAndConfidence, spdSignature, saveSpdGenerator, loadSpdGenerator, SPD_GAN_DEFAULTS, SPD_GENERATOR_FORMAT, type SpdGanOptions, type SpdGanReport, type SpdDegree } from './spd-gan.js';

@@ -16,6 +16,7 @@ import {
   memoryRetentionRate,
   OutputCache,
   pairedTTest,
+  kendallTau,
   primaryAttack,
   studentTCdf,
   studentTQuantile,
@@ -169,4 +170,14 @@ test('membership evaluation: RMIA is MIA when run (FT AUC), the SVC gives MIA-ef
   assert.equal(svcOnly.referenceModels, 0);
   assert.equal(primaryAttack({ attacks: ['svc-mia', 'lira', 'rmia'] }), 'lira');
   assert.throws(() => primaryAttack({ attacks: ['svc-mia'], primary: 'rmia' }), /primary attack 'rmia' is not among the attacks run/);
+});
+
+test("Kendall's tau-b: hand-worked orders, ties, and errors", () => {
+  // one swapped pair of six: (5 concordant - 1 discordant) / 6
+  assert.ok(Math.abs(kendallTau([1, 2, 3, 4], [1, 3, 2, 4]) - 4 / 6) < 1e-12);
+  assert.equal(kendallTau([1, 2, 3], [3, 2, 1]), -1);
+  // one tie in each list: 4 concordant, 0 discordant, sqrt((6 - 1) (6 - 1)) = 5
+  assert.ok(Math.abs(kendallTau([1, 2, 2, 3], [1, 2, 3, 3]) - 0.8) < 1e-12);
+  assert.throws(() => kendallTau([1, 2], [1]), /2 scores against 1/);
+  assert.throws(() => kendallTau([1, 1, 1], [1, 2, 3]), /ranks every item equal/);
 });

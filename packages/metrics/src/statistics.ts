@@ -104,3 +104,35 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
   const pValue = Math.min(1, 2 * studentTCdf(-Math.abs(t), degreesOfFreedom));
   return { n, meanDifference, stdDifference, t, degreesOfFreedom, pValue };
 }
+
+/**
+ * Kendall's rank correlation tau-b of two score lists over the same items (Kendall 1945's tie-corrected form):
+ * (concordant - discordant) / sqrt((n0 - ties in a) (n0 - ties in b)), n0 = n(n-1)/2 pairs. 1: the same order,
+ * -1: reversed, about 0: unrelated. Used to compare a reproduction's method ranking with a paper's.
+ */
+export function kendallTau(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error(`kendallTau: ${a.length} scores against ${b.length}; both lists must score the same items`);
+  if (a.length < 2) throw new Error(`kendallTau: needs at least 2 items, got ${a.length}`);
+  checkSample(a, 'kendallTau');
+  checkSample(b, 'kendallTau');
+  let concordant = 0;
+  let discordant = 0;
+  let tiesA = 0;
+  let tiesB = 0;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      const da = Math.sign(a[i]! - a[j]!);
+      const db = Math.sign(b[i]! - b[j]!);
+      if (da === 0) tiesA++;
+      if (db === 0) tiesB++;
+      if (da !== 0 && db !== 0) {
+        if (da === db) concordant++;
+        else discordant++;
+      }
+    }
+  }
+  const pairs = (a.length * (a.length - 1)) / 2;
+  const denominator = Math.sqrt((pairs - tiesA) * (pairs - tiesB));
+  if (denominator === 0) throw new Error('kendallTau: one list ranks every item equal; no order to compare');
+  return (concordant - discordant) / denominator;
+}
