@@ -7,7 +7,7 @@ export { measureThroughput, jobStates, formatPlan, type Throughput, type JobStat
 export { TimeBudget, parseDuration, formatDuration } from './budget.js';
 export { loadBenchmarkData, prepareData, drawForgetSet, type BenchmarkData, type PreparedData } from './data.js';
 export { openGroup, type OpenGroup, type RunContext, type ModelEvaluation } from './group.js';
-export { tuneBenchmark, searchCandidates, choose, type TuneOptions, type TuneSummary } from './tune.js';
+export { tuneBenchmark, searchCandidates, searchPlan, plannedCandidates, choose, type TuneOptions, type TuneSummary } from './tune.js';
 export { readTuningRecord, writeTuningRecord, tuningFileFor, chosenHyperParameters, searchEntryId, TUNING_SCHEMA, type TuningRecord, type MethodSearch, type TuningCandidate, type HyperParameterSource } from './tuning-record.js';
 export { runBenchmark, cellStatus, defaultCacheDir, resultFilePath, GAP_METRICS, gapMetricsFor, type RunOptions, type RunSummary, type CellFailure } from './run.js';
 export { formatResultsTable } from './table.js';

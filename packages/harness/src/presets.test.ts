@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readBenchmarkConfig, planBenchmark, seedTriples, type BenchmarkConfig } from './index.js';
+import { readBenchmarkConfig, planBenchmark, seedTriples, searchPlan, type BenchmarkConfig } from './index.js';
 
 /**
  * The paper presets against the papers' values, field by field. Every expected value below is a fact recorded in
@@ -110,8 +110,19 @@ test('perturbation-cifar10.json: Top-K against Random-k at the same k, with the 
   assert.ok(config.methods.some((m) => m.name === 'retrain'));
 });
 
-test('every preset plans, and the CPU reproduction stays within what the issue asks', () => {
-  for (const f of fs.readdirSync(benchmarks).filter((f) => f.endsWith('.json') && !f.endsWith('.tuning.json'))) planBenchmark(readBenchmarkConfig(path.join(benchmarks, f)));
+test('every preset plans, and every search candidate is valid for its method (what lethe plan and lethe tune do first)', () => {
+  for (const f of fs.readdirSync(benchmarks).filter((f) => f.endsWith('.json') && !f.endsWith('.tuning.json'))) {
+    const config = readBenchmarkConfig(path.join(benchmarks, f));
+    planBenchmark(config);
+    for (const { search, candidates } of searchPlan(config)) assert.ok(candidates.length > 0, `${f}: ${search.entryId}`);
+  }
+  for (const name of ['amun-table1', 'amun-table2', 'tmu-cifar10', 'perturbation-cifar10', 'cifar10-cpu']) {
+    const searches = searchPlan(preset(name));
+    assert.ok(searches.length > 0, `${name} searches its methods' hyper-parameters`);
+  }
+});
+
+test('the CPU reproduction stays within what the issue asks', () => {
   const cpu = preset('cifar10-cpu');
   assert.equal(cpu.dataset.trainSubset, undefined);
   assert.deepEqual(cpu.forgetSets.map((f) => f.fraction), [0.1]);

@@ -94,7 +94,7 @@ function emptyRecord(config: BenchmarkConfig, plan: Plan): TuningRecord {
 }
 
 /** The search's candidates, each validated against the method's schema before any model trains. */
-function plannedCandidates(config: BenchmarkConfig, search: PlannedSearch): Array<Record<string, unknown>> {
+export function plannedCandidates(config: BenchmarkConfig, search: PlannedSearch): Array<Record<string, unknown>> {
   const candidates = searchCandidates(search.space as SearchSpace, search.budget, combineSeeds(config.tuning!.seed, search.entryId));
   return candidates.map((candidate) => {
     try {
@@ -104,6 +104,12 @@ function plannedCandidates(config: BenchmarkConfig, search: PlannedSearch): Arra
     }
     return candidate;
   });
+}
+
+/** Every search of a config with its candidates, validated (what `lethe tune` will try), without running anything. */
+export function searchPlan(config: BenchmarkConfig): Array<{ search: PlannedSearch; candidates: Array<Record<string, unknown>> }> {
+  if (!config.tuning) return [];
+  return planBenchmark(config).searches.map((search) => ({ search, candidates: plannedCandidates(config, search) }));
 }
 
 export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOptions): Promise<TuneSummary> {
