@@ -1,7 +1,7 @@
 import { combineSeeds, type BackendInfo } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
 import { getUnlearner, trainFromScratch, type UnlearningTask } from '@lethe/core';
-import { evaluate, avgGap, evaluateMembership, OutputCache, type EvaluationContext, type MembershipSettings, type MembershipSummary } from '@lethe/metrics';
+import { evaluate, avgGap, evaluateMembership, primaryAttack, OutputCache, type EvaluationContext, type MembershipSettings, type MembershipSummary } from '@lethe/metrics';
 import type { ReferenceModelSignals } from '@lethe/attacks';
 import type { BenchmarkConfig } from './config.js';
 import type { Plan, PlannedGroup } from './plan.js';
@@ -63,7 +63,8 @@ export interface OpenGroup {
   goldMia: MembershipSummary | null;
   /** the task an unlearner is given in this group */
   task(setting: UnlearningTask['setting'], seed: number, progress: PhaseProgress): UnlearningTask;
-  evaluate(model: Model, metrics: readonly string[]): Promise<ModelEvaluation>;
+  /** `attacks: 'primary'` runs only the attack whose number is MIA (a search's score needs no other) */
+  evaluate(model: Model, metrics: readonly string[], options?: { attacks?: 'all' | 'primary' }): Promise<ModelEvaluation>;
   /** Avg Gap of a model's metrics to the gold model's, over the config's gap metrics */
   avgGapOf(metrics: AccuracyMetrics & { MIA?: number }): number;
   /** forget a model's cached outputs (after it is disposed) */
@@ -172,13 +173,15 @@ export async function openGroup(context: RunContext, group: PlannedGroup, role: 
   const references: ReferenceModelSignals | undefined = context.references ? groupReferenceSignals(context.references, forget, testIndices, retain) : undefined;
   const gapMetrics = gapMetricsFor(config);
 
-  const evaluateModel = async (model: Model, metrics: readonly string[]): Promise<ModelEvaluation> => {
+  const primaryOnly: MembershipSettings | null = membership ? { ...membership, attacks: [primaryAttack(membership)], primary: primaryAttack(membership) } : null;
+  const evaluateModel = async (model: Model, metrics: readonly string[], options: { attacks?: 'all' | 'primary' } = {}): Promise<ModelEvaluation> => {
     const c = contextOf(model);
     const values = await evaluate(c, [...new Set([...GAP_METRICS, ...metrics])]);
     let mia: MembershipSummary | null = null;
-    if (membership) {
+    const settings = options.attacks === 'primary' ? primaryOnly : membership;
+    if (settings) {
       const [f, r, t] = [await outputs.get(model, 'forget', c), await outputs.get(model, 'retain', c), await outputs.get(model, 'test', c)];
-      mia = await evaluateMembership({ forget: f, retain: r, test: t }, membership, references);
+      mia = await evaluateMembership({ forget: f, retain: r, test: t }, settings, references);
     }
     return { values, mia, metrics: { ...accuracies(values), ...(mia ? { MIA: mia.value } : {}) } };
   };
