@@ -18,6 +18,7 @@ import {
   measureThroughput,
   defaultCacheDir,
   parseDuration,
+  parseShard,
   readTuningRecord,
   tuningFileFor,
   loadResults,
@@ -25,6 +26,7 @@ import {
   compareRanks,
   rankComparisonMarkdown,
   PAPER_TABLES,
+  type Shard,
 } from '@lethe/harness';
 import { buildLeaderboard } from '@lethe/leaderboard';
 
@@ -50,6 +52,10 @@ const program = new Command()
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
+function shardOption(): Option {
+  return new Option('--shard <i/n>', 'run only the i-th of n shares of the jobs; run the other shares in other processes (or machines) sharing the cache and results directories').argParser(parseShard);
+}
+
 function timeLimitOption(): Option {
   return new Option('--time-limit <duration>', 'stop starting new jobs after this long (e.g. 2.5h, 90m); run the same command again to continue').argParser(parseDuration);
 }
@@ -64,9 +70,10 @@ program
   .option('--data-dir <dir>', 'data directory (default: $LETHE_DATA, else <user cache>/lethe)')
   .option('--tuning <file>', "the search record of `lethe tune` (default: beside the config, <config>.tuning.json)")
   .addOption(timeLimitOption())
+  .addOption(shardOption())
   .option('--on-result <command>', 'a shell command run after each result file is written ($LETHE_RESULT_FILE names it), e.g. to commit it')
   .option('--force', 'recompute cells that already have a result file', false)
-  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string; timeLimit?: number; onResult?: string; force: boolean }) => {
+  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string; timeLimit?: number; shard?: Shard; onResult?: string; force: boolean }) => {
     const file = fromUser(configPath);
     const config = readBenchmarkConfig(file);
     const tuningFile = opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file);
@@ -78,6 +85,7 @@ program
       ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
       ...(opts.timeLimit ? { timeLimitSeconds: opts.timeLimit } : {}),
+      ...(opts.shard ? { shard: opts.shard } : {}),
       tuning,
       ...(opts.onResult
         ? {
@@ -152,7 +160,8 @@ program
   .option('--record <file>', 'the search record to write (default: beside the config, <config>.tuning.json)')
   .option('--methods <labels>', 'search only these method labels (comma-separated)')
   .addOption(timeLimitOption())
-  .action(async (configPath: string, opts: { backend?: BackendName; cacheDir?: string; dataDir?: string; record?: string; methods?: string; timeLimit?: number }) => {
+  .addOption(shardOption())
+  .action(async (configPath: string, opts: { backend?: BackendName; cacheDir?: string; dataDir?: string; record?: string; methods?: string; timeLimit?: number; shard?: Shard }) => {
     const file = fromUser(configPath);
     const config = readBenchmarkConfig(file);
     const recordFile = opts.record ? fromUser(opts.record) : tuningFileFor(file);
@@ -162,6 +171,7 @@ program
       ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
       ...(opts.timeLimit ? { timeLimitSeconds: opts.timeLimit } : {}),
+      ...(opts.shard ? { shard: opts.shard } : {}),
       ...(opts.methods ? { methods: opts.methods.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
       log,
     });

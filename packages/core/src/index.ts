@@ -6,6 +6,7 @@ export { trainFromScratch, epochBatches, stepsPerEpoch, type TrainingRecipe, typ
 export { SETTINGS, type Setting, type UnlearningTask, type UnlearnerDefinition, type TaskSizes, type Workload } from './unlearner.js';
 export { registerUnlearner, getUnlearner, listUnlearners, resolveHyperParameters } from './registry.js';
 export { builtInUnlearners } from './unlearners/index.js';
+export { retrainFromScratch } from './unlearners/retrain.js';
 // TMU's generalisation-label predictor pieces (for tests and notebooks)
 export { tmu, computeTmuFeatures, heldOutSet, relabelHardSamples, type TmuFeatures, type TmuHyperParameters } from './unlearners/tmu.js';
 export { distanceFeature, adversarialFeature, lossFeature, normalizedFeatures, correctlyClassified, FEATURE_NAMES, type FeatureName } from './unlearners/tmu/features.js';

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Model, type ModelSpec } from '@lethe/models';
 import { trainLoop, type Batch } from '@lethe/core';
 import { Rng } from '@lethe/runtime';
 import type { Plan } from './plan.js';
 import { modelCached } from './cache.js';
+import { referenceOutputsFile } from './references.js';
 import { spdGanKeys } from './spd-gan.js';
-import { readExistingResult, resultFilePath } from './run.js';
+import { readExistingResult, resultFilePath } from './result-files.js';
 import { formatDuration } from './budget.js';
 import type { Job, JobKind } from './jobs.js';
 import type { TuningRecord } from './tuning-record.js';
@@ -70,39 +70,39 @@ export async function measureThroughput(spec: ModelSpec, batchSize: number, eval
 
 export type JobState = 'done' | 'to do';
 
-/** Which jobs are done: the model is cached, the search finished, the result file exists. */
-export function jobStates(plan: Plan, jobs: readonly Job[], where: { cacheDir: string; resultsDir: string; tuning: TuningRecord | null }): Map<string, JobState> {
-  const states = new Map<string, JobState>();
-  const cells = new Map(plan.groups.flatMap((g) => g.cells.map((c) => [c.cellHash, c] as const)));
-  for (const job of jobs) {
-    const [kind, key] = [job.kind, job.id.slice(job.id.indexOf(':') + 1)];
-    let done: boolean;
-    switch (kind) {
-      case 'reference':
-        done = fs.existsSync(path.join(where.cacheDir, `${key}.outputs.bin`));
-        break;
-      case 'search': {
-        const search = plan.searches.find((s) => s.searchKey === key)!;
-        const entry = where.tuning?.searches[search.entryId];
-        done = !!entry && entry.searchKey === key && entry.candidates.length >= entry.planned;
-        break;
-      }
-      case 'spd-original': {
-        const group = plan.groups.find((g) => g.goldKey === key)!;
-        done = modelCached(where.cacheDir, spdGanKeys(plan, group, plan.config.evaluation.spdGan!).spdOriginalKey);
-        break;
-      }
-      case 'cell': {
-        const cell = cells.get(key)!;
-        done = readExistingResult(resultFilePath(where.resultsDir, plan.config.name, cell), key) !== null;
-        break;
-      }
-      default:
-        done = modelCached(where.cacheDir, key);
+export interface JobPlaces {
+  cacheDir: string;
+  resultsDir: string;
+  tuning: TuningRecord | null;
+}
+
+/** Whether a job is done: its model is cached, its search finished, its result file exists. */
+export function jobDone(plan: Plan, job: Job, where: JobPlaces): boolean {
+  const key = job.id.slice(job.id.indexOf(':') + 1);
+  switch (job.kind) {
+    case 'reference':
+      return fs.existsSync(referenceOutputsFile(where.cacheDir, key));
+    case 'search': {
+      const search = plan.searches.find((s) => s.searchKey === key);
+      const entry = search ? where.tuning?.searches[search.entryId] : undefined;
+      return !!entry && entry.searchKey === key && entry.candidates.length >= entry.planned;
     }
-    states.set(job.id, done ? 'done' : 'to do');
+    case 'spd-original': {
+      const group = plan.groups.find((g) => g.goldKey === key)!;
+      return modelCached(where.cacheDir, spdGanKeys(plan, group, plan.config.evaluation.spdGan!).spdOriginalKey);
+    }
+    case 'cell': {
+      const cell = plan.groups.flatMap((g) => g.cells).find((c) => c.cellHash === key)!;
+      return readExistingResult(resultFilePath(where.resultsDir, plan.config.name, cell), key) !== null;
+    }
+    default:
+      return modelCached(where.cacheDir, key);
   }
-  return states;
+}
+
+/** Which jobs are done (see jobDone). */
+export function jobStates(plan: Plan, jobs: readonly Job[], where: JobPlaces): Map<string, JobState> {
+  return new Map(jobs.map((job) => [job.id, jobDone(plan, job, where) ? 'done' : 'to do']));
 }
 
 const KIND_NAMES: Record<JobKind, string> = {

@@ -1,6 +1,6 @@
 import { combineSeeds, type BackendInfo } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
-import { getUnlearner, trainFromScratch, type UnlearningTask } from '@lethe/core';
+import { retrainFromScratch, trainFromScratch, type UnlearningTask } from '@lethe/core';
 import { evaluate, avgGap, evaluateMembership, primaryAttack, OutputCache, type EvaluationContext, type MembershipSettings, type MembershipSummary } from '@lethe/metrics';
 import type { ReferenceModelSignals } from '@lethe/attacks';
 import type { BenchmarkConfig } from './config.js';
@@ -9,9 +9,8 @@ import type { PreparedData } from './data.js';
 import { drawForgetSet } from './data.js';
 import { createPhaseProgress, type PhaseProgress } from './progress.js';
 import { rocAttackOf, type AccuracyMetrics, type BaselineModelMetrics, type MiaResult } from './results.js';
-import { cachedModel, modelCached, type CachedModel } from './cache.js';
+import { cachedModel, type CachedModel } from './cache.js';
 import { groupReferenceSignals, type PreparedReferences } from './references.js';
-import type { TimeBudget } from './budget.js';
 
 /**
  * Stage 3b: one group (original seed x forget set x forget-set seed). Its original and gold models are loaded from
@@ -38,7 +37,6 @@ export interface RunContext {
   cacheDir: string;
   log: (line: string) => void;
   interactive: boolean;
-  budget: TimeBudget;
   references: PreparedReferences | null;
   /** models trained in this process, by role */
   trained: string[];
@@ -107,32 +105,40 @@ export function describeMetrics(m: AccuracyMetrics & { MIA?: number }, mia: Memb
   );
 }
 
-/** Whether opening the group would train a model (for time limits and plans). */
-export function groupModelsCached(context: Pick<RunContext, 'cacheDir'>, group: PlannedGroup): { original: boolean; gold: boolean } {
-  return { original: modelCached(context.cacheDir, group.originalKey), gold: modelCached(context.cacheDir, group.goldKey) };
-}
-
-/** Load or train a group's original and gold models and evaluate them; null when the time limit stops it first. */
-export async function openGroup(context: RunContext, group: PlannedGroup, role: 'gold' | 'validation-gold' = 'gold'): Promise<OpenGroup | null> {
-  const { plan, data, log, interactive, cacheDir, budget } = context;
-  const config = plan.config;
-  const { forget, retain } = drawForgetSet(data.available, group);
-  const phase = (name: string): PhaseProgress => createPhaseProgress(name, log, interactive);
-  const cached = groupModelsCached(context, group);
-
-  if (!cached.original && !budget.allows('original', `training the original model (seed ${group.seeds.original})`)) return null;
-  const originalProgress = phase('original model');
-  const started = performance.now();
-  const original = await cachedModel(cacheDir, group.originalKey, `original model (seed ${group.seeds.original})`, log, async () => {
-    const { model } = await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, group.seeds.original, (p) => originalProgress.update(p));
+/** The original model of a seed: loaded from the cache, or trained on the available training images and cached. */
+export async function ensureOriginal(context: RunContext, seed: number, key: string): Promise<CachedModel> {
+  const { plan, data, log, interactive, cacheDir } = context;
+  const progress = createPhaseProgress(`original model (seed ${seed})`, log, interactive);
+  const original = await cachedModel(cacheDir, key, `original model (seed ${seed})`, log, async () => {
+    const { model } = await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, seed, (p) => progress.update(p));
     return model;
   });
-  originalProgress.stop();
-  if (original.trainedNow) {
-    context.trained.push('original');
-    budget.record('original', (performance.now() - started) / 1000);
-  }
+  progress.stop();
+  if (original.trainedNow) context.trained.push('original');
+  return original;
+}
 
+/**
+ * A group's gold model: loaded from the cache, or retrained from scratch on the group's retain set (the `retrain`
+ * unlearner's work, seeded by the group's gold seed; it needs no original model) and cached.
+ */
+export async function ensureGold(context: RunContext, group: PlannedGroup, role: 'gold' | 'validation-gold' = 'gold', sets = drawForgetSet(context.data.available, group)): Promise<CachedModel> {
+  const { plan, data, log, interactive, cacheDir } = context;
+  const name = role === 'gold' ? 'gold model' : 'validation gold model';
+  const progress = createPhaseProgress(`${name} (retrain)`, log, interactive);
+  const gold = await cachedModel(cacheDir, group.goldKey, name, log, () => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p)));
+  progress.stop();
+  if (gold.trainedNow) context.trained.push(role);
+  return gold;
+}
+
+/** Load (or train) a group's original and gold models and evaluate them once for all its cells. */
+export async function openGroup(context: RunContext, group: PlannedGroup, role: 'gold' | 'validation-gold' = 'gold'): Promise<OpenGroup> {
+  const { plan, data, log, cacheDir } = context;
+  const config = plan.config;
+  const { forget, retain } = drawForgetSet(data.available, group);
+  const original = await ensureOriginal(context, group.seeds.original, group.originalKey);
+  const gold = await ensureGold(context, group, role, { forget, retain });
   const task = (setting: UnlearningTask['setting'], seed: number, progress: PhaseProgress): UnlearningTask => ({
     original: original.model,
     train: data.train,
@@ -146,19 +152,6 @@ export async function openGroup(context: RunContext, group: PlannedGroup, role: 
     onProgress: (p) => progress.update(p),
     cacheDir,
   });
-
-  if (!cached.gold && !budget.allows('gold', `training the gold model (seed ${group.seeds.original}, forget set ${group.forgetSetId} draw ${group.seeds.forgetSet})`)) {
-    original.model.dispose();
-    return null;
-  }
-  const goldProgress = phase('gold model (retrain)');
-  const goldStarted = performance.now();
-  const gold = await cachedModel(cacheDir, group.goldKey, role === 'gold' ? 'gold model' : 'validation gold model', log, () => getUnlearner('retrain').unlearn(task('retain', group.goldSeed, goldProgress), {}));
-  goldProgress.stop();
-  if (gold.trainedNow) {
-    context.trained.push(role);
-    budget.record('gold', (performance.now() - goldStarted) / 1000);
-  }
 
   // one inference pass per (model, set), shared by every metric and attack of the group
   const outputs = new OutputCache(config.evaluation.batchSize);

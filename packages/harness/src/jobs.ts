@@ -17,6 +17,8 @@ export interface Job {
   title: string;
   deps: string[];
   workload: Workload;
+  /** jobs of one time class take about as long as each other (time limits estimate a job by the last of its class) */
+  timeClass: string;
 }
 
 /** Evaluation of one model: inference over the forget, retain and test sets (membership attacks reuse those outputs). */
@@ -49,10 +51,11 @@ export function jobGraph(plan: Plan): Job[] {
       title: `reference model ${r.index + 1}/${plan.references.length} (pair ${r.pair}, side ${r.side})`,
       deps: [],
       workload: { trainImages: plan.referenceRecipe.epochs * plan.sizes.referenceHalf, inferenceImages: plan.sizes.train + plan.sizes.test },
+      timeClass: 'reference',
     });
   }
   for (const o of plan.originals) {
-    jobs.push({ id: `original:${o.key}`, kind: 'original', title: `original model (seed ${o.seed})`, deps: [], workload: { trainImages: epochs * plan.sizes.available, inferenceImages: 0 } });
+    jobs.push({ id: `original:${o.key}`, kind: 'original', title: `original model (seed ${o.seed})`, deps: [], workload: { trainImages: epochs * plan.sizes.available, inferenceImages: 0 }, timeClass: 'original' });
   }
   const goldJob = (group: PlannedGroup, kind: 'gold' | 'validation-gold'): void => {
     const sizes = taskSizesOf(plan, group);
@@ -62,6 +65,7 @@ export function jobGraph(plan: Plan): Job[] {
       title: `${kind === 'gold' ? 'gold' : 'validation gold'} model (original seed ${group.seeds.original}, ${group.forgetSetId} draw ${group.seeds.forgetSet})`,
       deps: [],
       workload: { trainImages: epochs * sizes.retain, inferenceImages: 2 * evaluationImages(plan) },
+      timeClass: 'gold',
     });
   };
   for (const group of plan.validationGroups) goldJob(group, 'validation-gold');
@@ -75,6 +79,7 @@ export function jobGraph(plan: Plan): Job[] {
       title: `search ${search.label} on ${search.forgetSetId} (${n} candidates)`,
       deps: [`original:${search.group.originalKey}`, `validation-gold:${search.group.goldKey}`, ...referenceIds],
       workload: { trainImages: n * per.trainImages, inferenceImages: n * (per.inferenceImages + evaluationImages(plan)) },
+      timeClass: `search:${search.method}`,
     });
   }
   const spdGan = plan.config.evaluation.spdGan;
@@ -89,6 +94,7 @@ export function jobGraph(plan: Plan): Job[] {
         title: `SPD-GAN generator and SPD original (original seed ${group.seeds.original}, ${group.forgetSetId} draw ${group.seeds.forgetSet})`,
         deps: [`gold:${group.goldKey}`],
         workload: { trainImages: epochs * plan.sizes.available + 2 * spdGan.ganEpochs * sizes.forget, inferenceImages: 4 * sizes.forget },
+        timeClass: 'spd-original',
       });
     }
     for (const cell of group.cells) {
@@ -100,8 +106,9 @@ export function jobGraph(plan: Plan): Job[] {
         id: `cell:${cell.cellHash}`,
         kind: 'cell',
         title: cellTitle(cell),
-        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(spdGan ? [`spd-original:${group.goldKey}`] : []), ...(search && cell.awaitsSearch ? [`search:${search.searchKey}`] : [])],
+        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(spdGan ? [`spd-original:${group.goldKey}`] : []), ...(search && cell.awaitsSearch && plan.config.tuning?.required ? [`search:${search.searchKey}`] : [])],
         workload: { trainImages: per.trainImages, inferenceImages: per.inferenceImages + evaluationImages(plan) },
+        timeClass: `cell:${cell.method}`,
       });
     }
   }

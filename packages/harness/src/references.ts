@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Rng, combineSeeds } from '@lethe/runtime';
 import { concatDatasets, type ImageDataset } from '@lethe/datasets';
@@ -6,7 +5,7 @@ import { trainFromScratch } from '@lethe/core';
 import { modelOutputs, sampleSignals, selectOutputs, selectSignals, type ModelOutputs, type ReferenceModelSignals, type SampleSignals } from '@lethe/attacks';
 import type { Plan, PlannedReference } from './plan.js';
 import type { PreparedData } from './data.js';
-import { cachedModel, modelCached } from './cache.js';
+import { cachedModel } from './cache.js';
 import { createPhaseProgress } from './progress.js';
 import { readHeaderFile, writeHeaderFile } from './header-file.js';
 
@@ -71,7 +70,7 @@ interface OutputsHeader {
   numClasses: number;
 }
 
-function outputsFile(cacheDir: string, key: string): string {
+export function referenceOutputsFile(cacheDir: string, key: string): string {
   return path.join(cacheDir, `${key}.outputs.bin`);
 }
 
@@ -91,8 +90,6 @@ function readOutputs(file: string, expected: OutputsHeader, data: PreparedData):
 
 export interface PreparedReferences {
   models: ReferenceModelData[];
-  /** references trained in this run (by index) */
-  trained: number[];
   online: boolean;
 }
 
@@ -101,64 +98,84 @@ export interface ReferenceOptions {
   batchSize: number;
   log: (line: string) => void;
   interactive: boolean;
-  /** asked before training a reference model; false stops (a time limit): the references prepared so far are returned */
-  mayTrain?: (role: string) => boolean;
 }
 
-/** Train or load every planned reference model and its outputs. Logs, per model, what was trained and what was loaded. */
-export async function prepareReferenceModels(plan: Plan, data: PreparedData, options: ReferenceOptions): Promise<PreparedReferences & { complete: boolean }> {
-  const { log } = options;
+function outputsHeader(data: PreparedData): OutputsHeader {
+  return { format: OUTPUTS_FORMAT, dataChecksum: data.checksum, trainCount: data.train.count, testCount: data.test.count, numClasses: data.train.numClasses };
+}
+
+function halfOf(plan: Plan, data: PreparedData, reference: PlannedReference): { pool: ReferencePool; half: Uint8Array } {
   const { referenceSeed, referenceData } = plan.config.evaluation.mia;
-  const K = plan.references.length;
   const pool = referencePool(data.available, data.test.count, referenceData);
-  const header: OutputsHeader = { format: OUTPUTS_FORMAT, dataChecksum: data.checksum, trainCount: data.train.count, testCount: data.test.count, numClasses: data.train.numClasses };
-  const allTrain = Int32Array.from({ length: data.train.count }, (_, i) => i);
-  const allTest = Int32Array.from({ length: data.test.count }, (_, i) => i);
-  const models: ReferenceModelData[] = [];
-  const trained: number[] = [];
-  const pairs = K / 2;
-  const what = referenceData === 'train-test-halves' ? `the ${pool.available.length} training and ${pool.testCount} test images` : `the ${pool.available.length} training images`;
-  log(`\n== reference models for membership inference: ${K} (${pairs} ${pairs === 1 ? 'pair' : 'pairs'} of complementary halves of ${what}) ==`);
-  // the reference training set: training images, then (online) the test images
-  let poolDataset: ImageDataset | null = null;
-  const poolData = (): ImageDataset => (poolDataset ??= pool.testCount > 0 ? concatDatasets(data.train, data.test, 'reference-pool') : data.train);
-  for (const reference of plan.references) {
-    const role = `reference model ${reference.index + 1}/${K}`;
-    const half = referenceHalf(pool.count, referenceSeed, reference.pair, reference.side);
-    const membership = halfMembership(pool, half, data.train.count, data.test.count);
-    const file = outputsFile(options.cacheDir, reference.key);
-    let outputs = readOutputs(file, header, data);
-    if (outputs) {
-      log(`${role}: model outputs loaded from cache (${reference.key})`);
-    } else {
-      // training-set positions of the half: training images keep their index, test image j is train.count + j
-      const positions: number[] = [];
-      half.forEach((inHalf, p) => {
-        if (inHalf) positions.push(p < pool.available.length ? pool.available[p]! : data.train.count + (p - pool.available.length));
-      });
-      const trainOn = Int32Array.from(positions);
-      if (!modelCached(options.cacheDir, reference.key) && options.mayTrain && !options.mayTrain(role)) return { models, trained, online: pool.testCount > 0, complete: false };
-      const progress = createPhaseProgress(role, log, options.interactive);
-      const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
-        const seed = combineSeeds(referenceSeed, 'reference', reference.pair, reference.side);
-        return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
-      });
-      progress.stop();
-      if (trainedNow) trained.push(reference.index);
-      try {
-        log(`${role}: computing its outputs on ${data.train.count} training and ${data.test.count} test images (inference)`);
-        outputs = { train: await modelOutputs(model, data.train, allTrain, options.batchSize), test: await modelOutputs(model, data.test, allTest, options.batchSize) };
-        const body = new Uint8Array(4 * header.numClasses * (header.trainCount + header.testCount));
-        body.set(new Uint8Array(outputs.train.logits.buffer, outputs.train.logits.byteOffset, outputs.train.logits.byteLength));
-        body.set(new Uint8Array(outputs.test.logits.buffer, outputs.test.logits.byteOffset, outputs.test.logits.byteLength), outputs.train.logits.byteLength);
-        writeHeaderFile(file, header, body);
-      } finally {
-        model.dispose();
-      }
-    }
-    models.push({ reference, ...membership, ...outputs, trainSignals: sampleSignals(outputs.train), testSignals: sampleSignals(outputs.test) });
+  return { pool, half: referenceHalf(pool.count, referenceSeed, reference.pair, reference.side) };
+}
+
+/**
+ * One reference model's job: train it (or load it from the model cache) and cache its logits on every training and
+ * test image. Returns whether a model was trained. The reference data (training images, then for online attacks the
+ * test images) is built once per process and passed back in `pool`.
+ */
+export async function ensureReferenceModel(
+  plan: Plan,
+  data: PreparedData,
+  reference: PlannedReference,
+  options: ReferenceOptions,
+  poolData: () => ImageDataset,
+): Promise<{ trained: boolean }> {
+  const { log } = options;
+  const K = plan.references.length;
+  const role = `reference model ${reference.index + 1}/${K}`;
+  const header = outputsHeader(data);
+  const file = referenceOutputsFile(options.cacheDir, reference.key);
+  if (readOutputs(file, header, data)) return { trained: false };
+  const { pool, half } = halfOf(plan, data, reference);
+  // training-set positions of the half: training images keep their index, test image j is train.count + j
+  const positions: number[] = [];
+  half.forEach((inHalf, p) => {
+    if (inHalf) positions.push(p < pool.available.length ? pool.available[p]! : data.train.count + (p - pool.available.length));
+  });
+  const trainOn = Int32Array.from(positions);
+  const progress = createPhaseProgress(role, log, options.interactive);
+  const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
+    const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
+    return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
+  });
+  progress.stop();
+  try {
+    log(`${role}: computing its outputs on ${data.train.count} training and ${data.test.count} test images (inference)`);
+    const allTrain = Int32Array.from({ length: data.train.count }, (_, i) => i);
+    const allTest = Int32Array.from({ length: data.test.count }, (_, i) => i);
+    const train = await modelOutputs(model, data.train, allTrain, options.batchSize);
+    const test = await modelOutputs(model, data.test, allTest, options.batchSize);
+    const body = new Uint8Array(4 * header.numClasses * (header.trainCount + header.testCount));
+    body.set(new Uint8Array(train.logits.buffer, train.logits.byteOffset, train.logits.byteLength));
+    body.set(new Uint8Array(test.logits.buffer, test.logits.byteOffset, test.logits.byteLength), train.logits.byteLength);
+    writeHeaderFile(file, header, body);
+  } finally {
+    model.dispose();
   }
-  return { models, trained, online: pool.testCount > 0, complete: true };
+  return { trained: trainedNow };
+}
+
+/** The reference data a process trains its reference models on, built on first use. */
+export function referencePoolData(plan: Plan, data: PreparedData): () => ImageDataset {
+  let pool: ImageDataset | null = null;
+  return () => (pool ??= plan.config.evaluation.mia.referenceData === 'train-test-halves' ? concatDatasets(data.train, data.test, 'reference-pool') : data.train);
+}
+
+/** Every planned reference model's cached outputs with its memberships; an error names a missing one. */
+export function loadReferenceModels(plan: Plan, data: PreparedData, cacheDir: string, log: (line: string) => void): PreparedReferences {
+  const header = outputsHeader(data);
+  const models: ReferenceModelData[] = plan.references.map((reference) => {
+    const outputs = readOutputs(referenceOutputsFile(cacheDir, reference.key), header, data);
+    if (!outputs) throw new Error(`reference model ${reference.index + 1}/${plan.references.length} (${reference.key}) has no cached outputs in ${cacheDir}; run its job first`);
+    const { pool, half } = halfOf(plan, data, reference);
+    return { reference, ...halfMembership(pool, half, data.train.count, data.test.count), ...outputs, trainSignals: sampleSignals(outputs.train), testSignals: sampleSignals(outputs.test) };
+  });
+  const { referenceData } = plan.config.evaluation.mia;
+  const pool = referencePool(data.available, data.test.count, referenceData);
+  log(`reference models: ${models.length} loaded (${models.length / 2} ${models.length === 2 ? 'pair' : 'pairs'} of complementary halves of ${referenceData === 'train-test-halves' ? `the ${pool.available.length} training and ${data.test.count} test images` : `the ${pool.available.length} training images`})`);
+  return { models, online: referenceData === 'train-test-halves' };
 }
 
 /**

@@ -165,8 +165,8 @@ test('reference-model attacks: reference models trained once, cached with their 
   const second = await runBenchmark(more, options);
   assert.deepEqual(second.trained, []);
   assert.equal(second.reused, 2);
-  assert.ok(lines.some((l) => /reference model 2\/2: model outputs loaded from cache/.test(l)));
-  assert.ok(lines.some((l) => /reference models: 0 trained in this run, 2 loaded from cache/.test(l)));
+  assert.ok(lines.some((l) => /reference models: 2 loaded \(1 pair of complementary halves of the 120 training images\)/.test(l)));
+  assert.ok(!lines.some((l) => /reference model \d\/2: training/.test(l)));
   // four reference models: the first pair is reused, only the second pair is trained
   const four = parseBenchmarkConfig({ ...structuredClone(withRmia), evaluation: { mia: { attacks: ['rmia'], referenceModels: 4 } } });
   const third = await runBenchmark(four, options);

@@ -1,21 +1,24 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend, type BackendName, type BackendInfo } from '@lethe/runtime';
 import { defaultDataDir } from '@lethe/datasets';
 import type { Model } from '@lethe/models';
 import { getUnlearner } from '@lethe/core';
 import type { BenchmarkConfig } from './config.js';
-import { planBenchmark, type Plan, type PlannedCell } from './plan.js';
+import { planBenchmark, type Plan, type PlannedCell, type PlannedGroup } from './plan.js';
+import { cellStatus, resultFilePath, retireSupersededResults } from './result-files.js';
 import { createPhaseProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
-import { RESULT_SCHEMA, SUPERSEDED_DIR, type CellResult, type SpdGanResult } from './results.js';
+import { RESULT_SCHEMA, type CellResult, type SpdGanResult } from './results.js';
 import { writeJsonAtomic } from './cache.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
-import { prepareReferenceModels } from './references.js';
+import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './references.js';
 import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from './spd-gan.js';
 import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
-import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
+import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
 import { TimeBudget } from './budget.js';
+import { jobGraph, type Job } from './jobs.js';
+import { executeJobs, type Shard } from './executor.js';
+import { jobDone } from './estimate.js';
 import type { TuningRecord } from './tuning-record.js';
 
 export { GAP_METRICS, gapMetricsFor } from './group.js';
@@ -40,6 +43,10 @@ export interface RunOptions {
   timeLimitSeconds?: number;
   /** called after each result file is written (e.g. to commit it) */
   onResult?: (file: string, result: CellResult) => void | Promise<void>;
+  /** run only this share of the jobs (several processes sharing the cache and results directories) */
+  shard?: Shard;
+  /** seconds between looks at other shards' progress (default 20) */
+  pollSeconds?: number;
 }
 
 export interface RunSummary {
@@ -74,44 +81,11 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(defaultDataDir({ ...env, LETHE_DATA: undefined }), 'models');
 }
 
-/** A cell's result file: `<label>.<forget set>.o<original>-f<forget draw>-u<unlearning>.<cell hash>.json`. */
-export function resultFilePath(resultsDir: string, benchmark: string, cell: Pick<PlannedCell, 'label' | 'forgetSetId' | 'seeds' | 'cellHash'>): string {
-  const { original, forgetSet, unlearning } = cell.seeds;
-  return path.join(resultsDir, benchmark, `${cell.label}.${cell.forgetSetId}.o${original}-f${forgetSet}-u${unlearning}.${cell.cellHash}.json`);
-}
-
-export function readExistingResult(file: string, cellHash: string): CellResult | null {
-  if (!fs.existsSync(file)) return null;
-  try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
-    return parsed.schema === RESULT_SCHEMA && parsed.cellHash === cellHash ? parsed : null;
-  } catch {
-    return null; // unreadable: recompute (the atomic writer never leaves a partial file, but a user might)
-  }
-}
-
-/** The state of each planned cell: its result file exists (done), it waits for a search, or it is to run. */
-export function cellStatus(plan: Plan, resultsDir: string, force = false): { done: Map<string, CellResult>; awaitingSearch: PlannedCell[]; pending: PlannedCell[] } {
-  const done = new Map<string, CellResult>();
-  const awaitingSearch: PlannedCell[] = [];
-  const pending: PlannedCell[] = [];
-  const required = plan.config.tuning?.required ?? false;
-  for (const group of plan.groups) {
-    for (const cell of group.cells) {
-      const existing = force ? null : readExistingResult(resultFilePath(resultsDir, plan.config.name, cell), cell.cellHash);
-      if (existing) done.set(cell.cellHash, existing);
-      else if (required && cell.awaitsSearch) awaitingSearch.push(cell);
-      else pending.push(cell);
-    }
-  }
-  return { done, awaitingSearch, pending };
-}
-
 /**
- * Stages 3-4, the local executor: train (or load) the reference models, then per group its original and gold models,
- * then every cell that has no result yet, writing one result file per cell as it finishes. Every job's output is
- * cached or written atomically, so a killed or time-limited run loses at most the job in progress and the next run
- * continues from there.
+ * Stages 3-4: run the job graph (jobs.ts) with the local executor (executor.ts): the reference models, the original
+ * and gold models, then every cell that has no result yet, writing one result file per cell as it finishes. Every
+ * job's output is cached or written atomically, so a killed or time-limited run loses at most the job in progress
+ * and the next run continues from there; `shard` splits the jobs between processes sharing the cache and results.
  */
 export async function runBenchmark(config: BenchmarkConfig, options: RunOptions): Promise<RunSummary> {
   const log = options.log ?? ((line: string) => console.error(line));
@@ -132,9 +106,119 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     log(`${status.awaitingSearch.length} cell(s) of ${labels.join(', ')} wait for their hyper-parameter search (the config sets tuning.required): run \`lethe tune\` on this config first; their models are still trained now`);
   }
   retireSupersededResults(options.resultsDir, plan, log);
+
+  // the jobs `lethe run` does: reference, original, gold and SPD models, and the cells without a result; with --force
+  // a cell is to do whatever its file says
   const pendingHashes = new Set(status.pending.map((c) => c.cellHash));
-  const groupsToOpen = plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || status.awaitingSearch.includes(c)));
-  const summary = (stopped: boolean): RunSummary => ({
+  const cellOf = new Map(plan.groups.flatMap((g) => g.cells.map((c) => [c.cellHash, { group: g, cell: c }] as const)));
+  const groupOfGold = new Map(plan.groups.map((g) => [g.goldKey, g]));
+  const needed = new Set(plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || status.awaitingSearch.includes(c))).flatMap((g) => [`original:${g.originalKey}`, `gold:${g.goldKey}`, `spd-original:${g.goldKey}`]));
+  const jobs = jobGraph(plan);
+  const keyOf = (job: Job): string => job.id.slice(job.id.indexOf(':') + 1);
+  const runs = (job: Job): boolean =>
+    job.kind === 'reference' ? needed.size > 0 : job.kind === 'cell' ? pendingHashes.has(keyOf(job)) : job.kind === 'original' || job.kind === 'gold' || job.kind === 'spd-original' ? needed.has(job.id) : false;
+  const places = { cacheDir, resultsDir: options.resultsDir, tuning: options.tuning ?? null };
+  const written = new Set<string>();
+
+  let context: RunContext | null = null;
+  let provenance: ReturnType<typeof collectProvenance> | null = null;
+  let poolData: (() => import('@lethe/datasets').ImageDataset) | null = null;
+  const contextOf = async (): Promise<RunContext> => {
+    if (context) return context;
+    const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
+    const data = prepareData(config, loaded);
+    log(`data: ${data.train.name}, ${data.train.count} training (${data.holdout.length} held out of every model) and ${data.test.count} test images (sha256 ${data.checksum.slice(0, 12)}...)`);
+    provenance = collectProvenance(backend, data.checksum, plan.configHash);
+    poolData = referencePoolData(plan, data);
+    context = { plan, data, backend, cacheDir, log, interactive, references: null, trained };
+    return context;
+  };
+  // one group open at a time (its models loaded and evaluated once for all its cells)
+  let open: { group: PlannedGroup; group_: OpenGroup; spdGan: SpdGanGroup | null } | null = null;
+  const closeGroup = (): void => {
+    open?.spdGan?.spdOriginal.dispose();
+    open?.group_.dispose();
+    open = null;
+  };
+  const openFor = async (group: PlannedGroup): Promise<NonNullable<typeof open>> => {
+    if (open && open.group.goldKey === group.goldKey) return open;
+    closeGroup();
+    const c = await contextOf();
+    if (plan.references.length > 0 && !c.references) c.references = loadReferenceModels(plan, c.data, cacheDir, log);
+    log(`\n== original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}) ==`);
+    const opened = await openGroup(c, group);
+    let spdGan: SpdGanGroup | null = null;
+    if (config.evaluation.spdGan) {
+      const spdProgress = createPhaseProgress('SPD original', log, interactive);
+      spdGan = await prepareSpdGanGroup(plan, group, config.evaluation.spdGan, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir, batchSize: config.evaluation.batchSize, log, onProgress: (p) => spdProgress.update(p) });
+      spdProgress.stop();
+      trained.push(...spdGan.trainedNow);
+    }
+    open = { group, group_: opened, spdGan };
+    return open;
+  };
+
+  const runJob = async (job: Job): Promise<'done' | 'failed'> => {
+    const c = await contextOf();
+    switch (job.kind) {
+      case 'reference': {
+        const reference = plan.references.find((r) => r.key === keyOf(job))!;
+        const { trained: now } = await ensureReferenceModel(plan, c.data, reference, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive }, poolData!);
+        if (now) trained.push(`reference-${reference.index}`);
+        return 'done';
+      }
+      case 'original': {
+        const original = plan.originals.find((o) => o.key === keyOf(job))!;
+        (await ensureOriginal(c, original.seed, original.key)).model.dispose();
+        return 'done';
+      }
+      case 'gold':
+        (await ensureGold(c, groupOfGold.get(keyOf(job))!)).model.dispose();
+        return 'done';
+      case 'spd-original':
+        await openFor(groupOfGold.get(keyOf(job))!);
+        return 'done';
+      case 'cell': {
+        const { group, cell } = cellOf.get(keyOf(job))!;
+        const current = await openFor(group);
+        const outcome = await runCell(c, current.group_, cell, current.spdGan, provenance!);
+        if ('failure' in outcome) {
+          failures.push(outcome.failure);
+          return 'failed';
+        }
+        const file = resultFilePath(options.resultsDir, config.name, cell);
+        writeJsonAtomic(file, outcome.result);
+        written.add(cell.cellHash);
+        results.push(outcome.result);
+        await options.onResult?.(file, outcome.result);
+        return 'done';
+      }
+      default:
+        throw new Error(`lethe run does not run ${job.kind} jobs`);
+    }
+  };
+
+  let stopped = false;
+  try {
+    const outcome = await executeJobs({
+      jobs,
+      runs,
+      // a forced cell is done once this process wrote it
+      isDone: (job) => (job.kind === 'cell' && options.force ? written.has(keyOf(job)) : jobDone(plan, job, places)),
+      run: runJob,
+      budget,
+      shard: options.shard ?? null,
+      log,
+      ...(options.pollSeconds !== undefined ? { pollSeconds: options.pollSeconds } : {}),
+    });
+    stopped = outcome.stopped;
+  } finally {
+    closeGroup();
+  }
+  // results other shards wrote meanwhile count too
+  const now = cellStatus(plan, options.resultsDir);
+  for (const [hash, r] of now.done) if (!results.some((x) => x.cellHash === hash)) results.push(r);
+  return {
     plan,
     backend,
     results: orderLike(plan, results),
@@ -145,67 +229,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     remaining: plan.groups.reduce((n, g) => n + g.cells.length, 0) - results.length,
     awaitingSearch: status.awaitingSearch.length,
     stoppedByTimeLimit: stopped,
-  });
-  if (groupsToOpen.length === 0) return summary(false);
-
-  const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
-  const data = prepareData(config, loaded);
-  log(`data: ${data.train.name}, ${data.train.count} training (${data.holdout.length} held out of every model) and ${data.test.count} test images (sha256 ${data.checksum.slice(0, 12)}...)`);
-  const provenance = collectProvenance(backend, data.checksum, plan.configHash);
-  const context: RunContext = { plan, data, backend, cacheDir, log, interactive, budget, references: null, trained };
-
-  // reference models (LiRA / RMIA): trained or loaded once, before the groups, shared by all of them
-  if (plan.references.length > 0) {
-    const prepared = await prepareReferenceModels(plan, data, {
-      cacheDir,
-      batchSize: config.evaluation.batchSize,
-      log,
-      interactive,
-      mayTrain: (role) => budget.allows('reference', `training ${role}`),
-    });
-    for (const k of prepared.trained) trained.push(`reference-${k}`);
-    log(`reference models: ${prepared.trained.length} trained in this run, ${prepared.models.length - prepared.trained.length} loaded from cache`);
-    if (!prepared.complete) return summary(true);
-    context.references = prepared;
-  }
-
-  for (const group of groupsToOpen) {
-    const pending = group.cells.filter((c) => pendingHashes.has(c.cellHash));
-    log(`\n== original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}) ==`);
-    const open = await openGroup(context, group);
-    if (!open) return summary(true);
-    try {
-      // opt-in SPD-GAN degree: the perturbed training set and the SPD original, shared by the group's cells
-      let spdGan: SpdGanGroup | null = null;
-      if (config.evaluation.spdGan && pending.length > 0) {
-        const spdProgress = createPhaseProgress('SPD original', log, interactive);
-        spdGan = await prepareSpdGanGroup(plan, group, config.evaluation.spdGan, data, { forget: open.forget, retain: open.retain }, open.gold.model, { cacheDir, batchSize: config.evaluation.batchSize, log, onProgress: (p) => spdProgress.update(p) });
-        spdProgress.stop();
-        trained.push(...spdGan.trainedNow);
-      }
-      try {
-        for (const cell of pending) {
-          if (cell.method !== 'retrain' && !budget.allows(`cell:${cell.method}`, `${cell.label} (${cell.forgetSetId}, seeds o${cell.seeds.original} f${cell.seeds.forgetSet} u${cell.seeds.unlearning})`)) return summary(true);
-          const started = performance.now();
-          const outcome = await runCell(context, open, cell, spdGan, provenance);
-          budget.record(`cell:${cell.method}`, (performance.now() - started) / 1000);
-          if ('failure' in outcome) {
-            failures.push(outcome.failure);
-            continue;
-          }
-          const file = resultFilePath(options.resultsDir, config.name, cell);
-          writeJsonAtomic(file, outcome.result);
-          results.push(outcome.result);
-          await options.onResult?.(file, outcome.result);
-        }
-      } finally {
-        spdGan?.spdOriginal.dispose();
-      }
-    } finally {
-      open.dispose();
-    }
-  }
-  return summary(false);
+  };
 }
 
 /** One cell: unlearn (retrain reuses the gold model), evaluate, and assemble its result. Failures are reported, not thrown. */
@@ -314,31 +338,6 @@ async function runCell(
         : ''),
   );
   return { result };
-}
-
-/**
- * Move result files of this benchmark whose cell is not in the current plan (the config changed since they were
- * written) into <benchmark>/superseded/, so that tables, notebooks and the leaderboard never average results of
- * different settings under one method name. Nothing is deleted.
- */
-function retireSupersededResults(resultsDir: string, plan: Plan, log: (line: string) => void): void {
-  const dir = path.join(resultsDir, plan.config.name);
-  if (!fs.existsSync(dir)) return;
-  const current = new Set(plan.groups.flatMap((g) => g.cells.map((c) => c.cellHash)));
-  const stale = fs.readdirSync(dir).filter((name) => {
-    if (!name.endsWith('.json')) return false;
-    try {
-      const parsed = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Partial<CellResult>;
-      return parsed.schema === RESULT_SCHEMA && typeof parsed.cellHash === 'string' && !current.has(parsed.cellHash);
-    } catch {
-      return false;
-    }
-  });
-  if (stale.length === 0) return;
-  const target = path.join(dir, SUPERSEDED_DIR);
-  fs.mkdirSync(target, { recursive: true });
-  for (const name of stale) fs.renameSync(path.join(dir, name), path.join(target, name));
-  log(`${stale.length} result file(s) from an earlier version of this config moved to ${target}`);
 }
 
 /** Results in plan order (group, then unlearning seed and method order of the config). */

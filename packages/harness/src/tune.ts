@@ -4,12 +4,15 @@ import { getUnlearner, resolveHyperParameters } from '@lethe/core';
 import type { BenchmarkConfig, SearchSpace } from './config.js';
 import { planBenchmark, type Plan, type PlannedSearch } from './plan.js';
 import { createPhaseProgress } from './progress.js';
-import { prepareReferenceModels } from './references.js';
+import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './references.js';
 import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
-import { gapMetricsFor, openGroup, type OpenGroup, type RunContext } from './group.js';
+import { ensureGold, ensureOriginal, gapMetricsFor, openGroup, type OpenGroup, type RunContext } from './group.js';
+import { jobGraph, type Job } from './jobs.js';
+import { executeJobs, type Shard } from './executor.js';
+import { jobDone } from './estimate.js';
 import { TimeBudget, formatDuration } from './budget.js';
 import { defaultCacheDir } from './run.js';
-import { TUNING_SCHEMA, readTuningRecord, writeTuningRecord, type MethodSearch, type TuningCandidate, type TuningRecord } from './tuning-record.js';
+import { TUNING_SCHEMA, readTuningRecord, updateTuningRecord, type MethodSearch, type TuningCandidate, type TuningRecord } from './tuning-record.js';
 
 /**
  * `lethe tune`: the hyper-parameter search the papers use to pick each method's learning rate (AMUN searches it in
@@ -65,6 +68,8 @@ export interface TuneOptions {
   interactive?: boolean;
   data?: BenchmarkData;
   timeLimitSeconds?: number;
+  /** run only this share of the searches (and of the models they need) */
+  shard?: Shard;
   /** search only these method labels (default: every searched method) */
   methods?: string[];
 }
@@ -161,32 +166,76 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   log(`tune ${config.name}: ${searches.length} search(es), ${searches.length - todo.length} finished before; ${total} candidate run(s) to go; record: ${options.recordFile}`);
   if (todo.length === 0) return result(false);
 
-  const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
-  const data = prepareData(config, loaded);
-  const context: RunContext = { plan, data, backend, cacheDir, log, interactive, budget, references: null, trained };
-  if (plan.references.length > 0) {
-    const prepared = await prepareReferenceModels(plan, data, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive, mayTrain: (role) => budget.allows('reference', `training ${role}`) });
-    trained.push(...prepared.trained.map((k) => `reference-${k}`));
-    if (!prepared.complete) return result(true);
-    context.references = prepared;
-  }
-  const gapMetrics = gapMetricsFor(config);
-  for (const group of plan.validationGroups) {
-    const groupSearches = todo.filter((s) => s.group.goldKey === group.goldKey);
-    if (groupSearches.length === 0) continue;
+  let context: RunContext | null = null;
+  let poolData: (() => import('@lethe/datasets').ImageDataset) | null = null;
+  const contextOf = async (): Promise<RunContext> => {
+    if (context) return context;
+    const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
+    const data = prepareData(config, loaded);
+    poolData = referencePoolData(plan, data);
+    context = { plan, data, backend, cacheDir, log, interactive, references: null, trained };
+    return context;
+  };
+  let open: OpenGroup | null = null;
+  const openFor = async (group: PlannedSearch['group']): Promise<OpenGroup> => {
+    if (open && open.group.goldKey === group.goldKey) return open;
+    open?.dispose();
+    open = null;
+    const c = await contextOf();
+    if (plan.references.length > 0 && !c.references) c.references = loadReferenceModels(plan, c.data, cacheDir, log);
     log(`\n== validation group: original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}, not reported) ==`);
-    const open = await openGroup(context, group, 'validation-gold');
-    if (!open) return result(true);
-    try {
-      for (const search of groupSearches) {
-        const stopped = await runSearch(search, open, candidatesOf.get(search.entryId)!);
-        if (stopped) return result(true);
-      }
-    } finally {
-      open.dispose();
-    }
+    open = await openGroup(c, group, 'validation-gold');
+    return open;
+  };
+  const gapMetrics = gapMetricsFor(config);
+  const jobs = jobGraph(plan);
+  const keyOf = (job: Job): string => job.id.slice(job.id.indexOf(':') + 1);
+  const todoKeys = new Set(todo.map((s) => s.searchKey));
+  const validationOriginals = new Set(todo.map((s) => `original:${s.group.originalKey}`));
+  const validationGolds = new Set(todo.map((s) => `validation-gold:${s.group.goldKey}`));
+  const places = { cacheDir, resultsDir: '', tuning: null };
+  let stopped = false;
+  try {
+    const outcome = await executeJobs({
+      jobs,
+      runs: (job) =>
+        job.kind === 'reference' || (job.kind === 'original' && validationOriginals.has(job.id)) || (job.kind === 'validation-gold' && validationGolds.has(job.id)) || (job.kind === 'search' && todoKeys.has(keyOf(job))),
+      // a search's state is this process's record (other shards' searches are not dependencies of anything here)
+      isDone: (job) => (job.kind === 'search' ? isFinished(todo.find((s) => s.searchKey === keyOf(job))!) : jobDone(plan, job, places)),
+      run: async (job) => {
+        const c = await contextOf();
+        switch (job.kind) {
+          case 'reference': {
+            const reference = plan.references.find((r) => r.key === keyOf(job))!;
+            const { trained: now } = await ensureReferenceModel(plan, c.data, reference, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive }, poolData!);
+            if (now) trained.push(`reference-${reference.index}`);
+            return 'done';
+          }
+          case 'original': {
+            const original = plan.originals.find((o) => o.key === keyOf(job))!;
+            (await ensureOriginal(c, original.seed, original.key)).model.dispose();
+            return 'done';
+          }
+          case 'validation-gold':
+            (await ensureGold(c, plan.validationGroups.find((g) => g.goldKey === keyOf(job))!, 'validation-gold')).model.dispose();
+            return 'done';
+          case 'search': {
+            const search = todo.find((s) => s.searchKey === keyOf(job))!;
+            return (await runSearch(search, await openFor(search.group), candidatesOf.get(search.entryId)!)) ? 'stopped' : 'done';
+          }
+          default:
+            throw new Error(`lethe tune does not run ${job.kind} jobs`);
+        }
+      },
+      budget,
+      shard: options.shard ?? null,
+      log,
+    });
+    stopped = outcome.stopped;
+  } finally {
+    (open as OpenGroup | null)?.dispose();
   }
-  return result(false);
+  return result(stopped);
 
   async function runSearch(search: PlannedSearch, open: OpenGroup, candidates: Array<Record<string, unknown>>): Promise<boolean> {
     const entry: MethodSearch = record.searches[search.entryId] ?? {
@@ -205,7 +254,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
     for (let i = entry.candidates.length; i < candidates.length; i++) {
       const candidate = candidates[i]!;
       const what = `${search.label} candidate ${i + 1}/${candidates.length} ${JSON.stringify(candidate)}`;
-      if (!budget.allows(`search:${search.method}`, what)) return true;
+      if (!budget.allows(`candidate:${search.method}`, what)) return true;
       const hyperParameters = resolveHyperParameters(search.method, config.setting, { ...search.base, ...candidate });
       const progress = createPhaseProgress(`${search.label} ${i + 1}/${candidates.length}`, log, interactive);
       const started = performance.now();
@@ -224,12 +273,13 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
         // a diverging candidate is a result of the search (that learning rate is too high), not a reason to stop it
         tried = { hyperParameters: candidate, avgGap: null, seconds: (performance.now() - started) / 1000, error: (err as Error).message };
       }
-      budget.record(`search:${search.method}`, tried.seconds);
+      budget.record(`candidate:${search.method}`, tried.seconds);
       candidatesRun++;
       entry.candidates.push(tried);
       log(`${what}: ${tried.avgGap === null ? `FAILED (${tried.error})` : `Avg Gap ${tried.avgGap.toFixed(2)}  (UA ${tried.metrics!.UA!.toFixed(2)}, RA ${tried.metrics!.RA!.toFixed(2)}, TA ${tried.metrics!.TA!.toFixed(2)}${tried.metrics!.MIA !== undefined ? `, MIA ${tried.metrics!.MIA.toFixed(2)}` : ''})`}  ${formatDuration(tried.seconds)}`);
       if (entry.candidates.length === candidates.length) entry.chosen = choose(entry);
-      writeTuningRecord(options.recordFile, record);
+      // merged into the file under a lock: other shards write their own searches into the same record
+      updateTuningRecord(options.recordFile, record, [search.entryId]);
     }
     if (entry.chosen) log(`${search.entryId}: chose ${JSON.stringify(entry.chosen.hyperParameters)} (validation Avg Gap ${entry.chosen.avgGap.toFixed(2)})`);
     else log(`${search.entryId}: every candidate failed; the method keeps its config values (see the record: ${path.basename(options.recordFile)})`);

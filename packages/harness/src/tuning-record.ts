@@ -116,6 +116,38 @@ export function writeTuningRecord(file: string, record: TuningRecord): void {
 }
 
 /**
+ * Write `entries` of `record` into the record file, keeping every other entry the file holds (another shard's
+ * searches), under a lock file so that two shards never overwrite each other's candidates. A lock older than a
+ * minute is left over from a killed process and is taken over.
+ */
+export function updateTuningRecord(file: string, record: TuningRecord, entries: readonly string[]): void {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`could not lock the search record '${file}': ${(err as Error).message}`);
+      const stat = fs.statSync(lock, { throwIfNoEntry: false });
+      const age = stat ? Date.now() - stat.mtimeMs : 0;
+      if (age > 60_000) fs.rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`the search record '${file}' stayed locked for a minute (${lock}); remove the lock file if no lethe tune is running`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+  try {
+    const onDisk = readTuningRecord(file);
+    const merged: TuningRecord = { ...record, searches: { ...(onDisk?.searches ?? {}) } };
+    for (const id of entries) merged.searches[id] = record.searches[id]!;
+    writeTuningRecord(file, merged);
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/**
  * The hyper-parameters a cell runs with: the search's choice when the record holds a finished search with the
  * expected key, else the config's values.
  */

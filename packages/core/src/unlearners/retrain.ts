@@ -1,9 +1,29 @@
 import { z } from 'zod';
 import { combineSeeds } from '@lethe/runtime';
-import { trainFromScratch } from '../training/recipe.js';
+import type { Model } from '@lethe/models';
+import type { ImageDataset } from '@lethe/datasets';
+import { trainFromScratch, type TrainingRecipe } from '../training/recipe.js';
+import type { TrainProgress } from '../training/loop.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
 
 const hyperParameters = z.object({}).strict();
+
+/**
+ * The gold model of a task: trained from scratch on `retain` with the original recipe, seeded by `seed` (the
+ * task's seed). The `retrain` unlearner's whole work, and what the harness calls to train a group's gold model
+ * without loading the original model.
+ */
+export async function retrainFromScratch(
+  spec: Model['spec'],
+  recipe: TrainingRecipe,
+  train: ImageDataset,
+  retain: Int32Array,
+  seed: number,
+  onProgress?: (progress: TrainProgress) => void,
+): Promise<Model> {
+  const { model } = await trainFromScratch(spec, recipe, train, retain, combineSeeds(seed, 'retrain'), onProgress);
+  return model;
+}
 
 /**
  * Retrain from scratch on the retain set with the original model's recipe: the exact ("gold") answer every
@@ -15,10 +35,5 @@ export const retrain: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   paper: 'Exact unlearning baseline (e.g. Bourtoule et al., 2021); AMUN Table 1 "Retrain"',
   settings: ['retain'],
   hyperParameters,
-  async unlearn(task) {
-    const { model } = await trainFromScratch(task.original.spec, task.recipe, task.train, task.retain, combineSeeds(task.seed, 'retrain'), (p) =>
-      task.onProgress?.({ ...p, phase: 'retrain' }),
-    );
-    return model;
-  },
+  unlearn: (task) => retrainFromScratch(task.original.spec, task.recipe, task.train, task.retain, task.seed, (p) => task.onProgress?.({ ...p, phase: 'retrain' })),
 };
