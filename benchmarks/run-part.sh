@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # One part of a long benchmark, sized to a time limit, that commits what it finished:
-#   bash benchmarks/run-part.sh benchmarks/cifar10-cpu.json 2.5h [results dir]
+#   bash benchmarks/run-part.sh benchmarks/cifar10-cpu.json 2.5h [shards] [results dir]
+# With shards > 1 the part runs that many processes side by side (`--shard i/n`), each with an equal share of the
+# CPU threads (LETHE_NATIVE_THREADS, unless set): on a 2-core machine two one-thread shards train small ResNets
+# about twice as fast as one two-thread process.
 # It trains what is missing (reference, original, gold models), runs the hyper-parameter searches if the config has
 # a "tuning" section, then the cells, each step within what remains of the time limit, and commits every result file
 # as its cell finishes, and the search record after the search. Run it again (here or on another machine with the same
 # checkout) to continue: nothing finished is redone; models missing from the cache are retrained first.
 set -euo pipefail
-config=${1:?usage: run-part.sh <config.json> <time limit, e.g. 2.5h> [results dir]}
-limit=${2:?usage: run-part.sh <config.json> <time limit, e.g. 2.5h> [results dir]}
-results=${3:-leaderboard/results}
+usage='usage: run-part.sh <config.json> <time limit, e.g. 2.5h> [shards, default 1] [results dir, default leaderboard/results]'
+config=${1:?$usage}
+limit=${2:?$usage}
+shards=${3:-1}
+results=${4:-leaderboard/results}
+threads=${LETHE_NATIVE_THREADS:-$(( $(nproc) / shards > 0 ? $(nproc) / shards : 1 ))}
 cd "$(dirname "$0")/.."
 seconds() { node -e 'const m=/^(\d+(?:\.\d+)?)(h|m|s)?$/.exec(process.argv[1]); if(!m){console.error("bad duration "+process.argv[1]);process.exit(2)} const v=Number(m[1]); console.log(Math.round(m[2]==="h"?v*3600:m[2]==="m"?v*60:v))' "$1"; }
 total=$(seconds "$limit")
@@ -17,12 +23,26 @@ left() { echo $(( total - ($(date +%s) - start) )); }
 name=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).name)' "$config")
 record="${config%.json}.tuning.json"
 on_result="bash benchmarks/commit-paths.sh \"$name: result \$(basename \"\$LETHE_RESULT_FILE\")\" \"\$LETHE_RESULT_FILE\""
-pnpm -s lethe run "$config" --results-dir "$results" --time-limit "$(left)s" --on-result "$on_result"
+# run one lethe command as $shards shards side by side, each with $threads threads; its own log prefix per shard
+sharded() {
+  local pids=() status=0
+  for i in $(seq 1 "$shards"); do
+    if [ "$shards" -gt 1 ]; then
+      LETHE_NATIVE_THREADS=$threads pnpm -s lethe "$@" --shard "$i/$shards" 2>&1 | sed -u "s/^/[shard $i\/$shards] /" &
+    else
+      LETHE_NATIVE_THREADS=$threads pnpm -s lethe "$@" &
+    fi
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
+  return $status
+}
+sharded run "$config" --results-dir "$results" --time-limit "$(left)s" --on-result "$on_result" || true
 if grep -q '"tuning"' "$config" && [ "$(left)" -gt 60 ]; then
-  pnpm -s lethe tune "$config" --time-limit "$(left)s" || true
+  sharded tune "$config" --time-limit "$(left)s" || true
   [ -f "$record" ] && bash benchmarks/commit-paths.sh "$name: hyper-parameter search record" "$record"
   if [ "$(left)" -gt 60 ]; then
-    pnpm -s lethe run "$config" --results-dir "$results" --time-limit "$(left)s" --on-result "$on_result"
+    sharded run "$config" --results-dir "$results" --time-limit "$(left)s" --on-result "$on_result" || true
   fi
 fi
 pnpm -s lethe plan "$config" --results-dir "$results" --no-measure
