@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { executeJobs, ownedJobs, parseShard, TimeBudget, parseBenchmarkConfig, runBenchmark, tuneBenchmark, readTuningRecord, loadResults, type Job, type JobKind, type BenchmarkData } from './index.js';
+import { executeJobs, fileClaims, ownedJobs, parseShard, TimeBudget, parseBenchmarkConfig, runBenchmark, tuneBenchmark, readTuningRecord, loadResults, type Job, type JobKind, type BenchmarkData } from './index.js';
 
 const job = (id: string, kind: JobKind, deps: string[] = []): Job => ({ id, kind, title: id, deps, workload: { trainImages: 0, inferenceImages: 0 }, timeClass: kind });
 
@@ -51,6 +51,51 @@ test('the executor: dependencies first, results before models, waits for other s
   const third = await executeJobs({ ...common, jobs: [...jobs2, job('c9', 'cell', ['r0'])], runs: () => true, run, shard: { index: 1, count: 2 }, sleep, pollSeconds: 0 });
   assert.ok(polls >= 0 && third.ran.map((j) => j.id).includes('c9'));
   assert.equal(second.stopped, false);
+});
+
+test('claims: held by one process at a time, a dead process\'s claim taken over; shards steal each other\'s unclaimed jobs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-claims-'));
+  const claims = fileClaims(dir);
+  assert.equal(claims.claim('cell:a'), true);
+  assert.equal(claims.claim('cell:a'), false, 'held by a live process (this one)');
+  claims.release('cell:a');
+  assert.equal(claims.claim('cell:a'), true);
+  claims.release('cell:a');
+  // a claim left by a process that is gone, on this host
+  assert.equal(claims.claim('cell:b'), true);
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.claim'))!;
+  const held = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { pid: number };
+  fs.writeFileSync(path.join(dir, file), JSON.stringify({ ...held, pid: 2 ** 22 + 12345 }));
+  assert.equal(claims.claim('cell:b'), true, 'a dead process\'s claim is taken over');
+  claims.release('cell:b');
+
+  // two shards, all the slow jobs owned by shard 1: shard 2 steals, every job runs once
+  const jobs = Array.from({ length: 8 }, (_, i) => job(`c${i}`, 'cell'));
+  const done = new Set<string>();
+  const ranBy = new Map<string, number>();
+  const shardRun = (index: number) =>
+    executeJobs({
+      jobs,
+      runs: () => true,
+      isDone: (j) => done.has(j.id),
+      run: async (j) => {
+        ranBy.set(j.id, (ranBy.get(j.id) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, Number(j.id.slice(1)) % 2 === 0 ? 30 : 1));
+        done.add(j.id);
+        return 'done';
+      },
+      budget: new TimeBudget(null),
+      shard: { index, count: 2 },
+      claims,
+      log: () => {},
+      pollSeconds: 0.005,
+    });
+  const [first, second] = await Promise.all([shardRun(0), shardRun(1)]);
+  assert.deepEqual([...ranBy.values()], new Array(8).fill(1), 'no job ran twice');
+  assert.equal(first.ran.length + second.ran.length, 8);
+  assert.ok(second.ran.some((j) => Number(j.id.slice(1)) % 2 === 0), 'shard 2 took some of shard 1\'s (slow, even) jobs');
+  assert.deepEqual(fs.readdirSync(dir), [], 'every claim released');
+  fs.rmSync(dir, { recursive: true });
 });
 
 function syntheticData(): BenchmarkData {

@@ -15,7 +15,7 @@ export { formatResultsTable } from './table.js';
 export { contentHash, stableStringify } from './hash.js';
 export { collectProvenance, gitCommit } from './provenance.js';
 export { ensureReferenceModel, loadReferenceModels, referencePoolData, referenceOutputsFile, groupReferenceSignals, referenceHalf, referencePool, halfMembership, type PreparedReferences, type ReferenceModelData, type ReferencePool } from './references.js';
-export { executeJobs, ownedJobs, parseShard, type Shard, type ExecuteOptions, type ExecuteResult } from './executor.js';
+export { executeJobs, fileClaims, ownedJobs, parseShard, type Shard, type ClaimStore, type ExecuteOptions, type ExecuteResult } from './executor.js';
 export { avgGapAcrossRuns, commonGapMetrics, type AvgGapAcrossRuns } from './gap.js';
 export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
 export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';

@@ -17,7 +17,7 @@ import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
 import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
 import { TimeBudget } from './budget.js';
 import { jobGraph, type Job } from './jobs.js';
-import { executeJobs, type Shard } from './executor.js';
+import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { jobDone } from './estimate.js';
 import type { TuningRecord } from './tuning-record.js';
 
@@ -208,6 +208,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
       run: runJob,
       budget,
       shard: options.shard ?? null,
+      claims: fileClaims(path.join(cacheDir, 'claims')),
       log,
       ...(options.pollSeconds !== undefined ? { pollSeconds: options.pollSeconds } : {}),
     });

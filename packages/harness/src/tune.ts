@@ -8,7 +8,7 @@ import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './
 import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
 import { ensureGold, ensureOriginal, gapMetricsFor, openGroup, type OpenGroup, type RunContext } from './group.js';
 import { jobGraph, type Job } from './jobs.js';
-import { executeJobs, type Shard } from './executor.js';
+import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { jobDone } from './estimate.js';
 import { TimeBudget, formatDuration } from './budget.js';
 import { defaultCacheDir } from './run.js';
@@ -143,6 +143,12 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
       delete record.searches[search.entryId];
     }
   }
+  // take a search's entry from the file when another shard got further with it
+  const refresh = (s: PlannedSearch): void => {
+    const onDisk = readTuningRecord(options.recordFile)?.searches[s.entryId];
+    const mine = record.searches[s.entryId];
+    if (onDisk && onDisk.searchKey === s.searchKey && onDisk.candidates.length > (mine?.candidates.length ?? 0)) record.searches[s.entryId] = onDisk;
+  };
   const isFinished = (s: PlannedSearch): boolean => {
     const entry = record.searches[s.entryId];
     return !!entry && entry.candidates.length >= candidatesOf.get(s.entryId)!.length;
@@ -200,8 +206,13 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
       jobs,
       runs: (job) =>
         job.kind === 'reference' || (job.kind === 'original' && validationOriginals.has(job.id)) || (job.kind === 'validation-gold' && validationGolds.has(job.id)) || (job.kind === 'search' && todoKeys.has(keyOf(job))),
-      // a search's state is this process's record (other shards' searches are not dependencies of anything here)
-      isDone: (job) => (job.kind === 'search' ? isFinished(todo.find((s) => s.searchKey === keyOf(job))!) : jobDone(plan, job, places)),
+      // a search is done when the record on disk says so (another shard may have run it)
+      isDone: (job) => {
+        if (job.kind !== 'search') return jobDone(plan, job, places);
+        const search = todo.find((s) => s.searchKey === keyOf(job))!;
+        refresh(search);
+        return isFinished(search);
+      },
       run: async (job) => {
         const c = await contextOf();
         switch (job.kind) {
@@ -229,6 +240,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
       },
       budget,
       shard: options.shard ?? null,
+      claims: fileClaims(path.join(cacheDir, 'claims')),
       log,
     });
     stopped = outcome.stopped;
@@ -238,6 +250,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   return result(stopped);
 
   async function runSearch(search: PlannedSearch, open: OpenGroup, candidates: Array<Record<string, unknown>>): Promise<boolean> {
+    refresh(search);
     const entry: MethodSearch = record.searches[search.entryId] ?? {
       method: search.method,
       label: search.label,
