@@ -4,10 +4,10 @@ import { getUnlearner, resolveHyperParameters } from '@lethe/core';
 import type { BenchmarkConfig, SearchSpace } from './config.js';
 import { planBenchmark, type Plan, type PlannedSearch } from './plan.js';
 import { createPhaseProgress } from './progress.js';
-import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './references.js';
-import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
-import { ensureGold, ensureOriginal, gapMetricsFor, openGroup, type OpenGroup, type RunContext } from './group.js';
-import { jobGraph, type Job } from './jobs.js';
+import type { BenchmarkData } from './data.js';
+import { gapMetricsFor, type OpenGroup } from './group.js';
+import { jobGraph } from './jobs.js';
+import { JobRunner, jobKey } from './job-runner.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { jobDone } from './estimate.js';
 import { TimeBudget, formatDuration } from './budget.js';
@@ -172,30 +172,10 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   log(`tune ${config.name}: ${searches.length} search(es), ${searches.length - todo.length} finished before; ${total} candidate run(s) to go; record: ${options.recordFile}`);
   if (todo.length === 0) return result(false);
 
-  let context: RunContext | null = null;
-  let poolData: (() => import('@lethe/datasets').ImageDataset) | null = null;
-  const contextOf = async (): Promise<RunContext> => {
-    if (context) return context;
-    const loaded = options.data ?? (await loadBenchmarkData(config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
-    const data = prepareData(config, loaded);
-    poolData = referencePoolData(plan, data);
-    context = { plan, data, backend, cacheDir, log, interactive, references: null, trained };
-    return context;
-  };
-  let open: OpenGroup | null = null;
-  const openFor = async (group: PlannedSearch['group']): Promise<OpenGroup> => {
-    if (open && open.group.goldKey === group.goldKey) return open;
-    open?.dispose();
-    open = null;
-    const c = await contextOf();
-    if (plan.references.length > 0 && !c.references) c.references = loadReferenceModels(plan, c.data, cacheDir, log);
-    log(`\n== validation group: original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}, not reported) ==`);
-    open = await openGroup(c, group, 'validation-gold');
-    return open;
-  };
+  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained });
   const gapMetrics = gapMetricsFor(config);
   const jobs = jobGraph(plan);
-  const keyOf = (job: Job): string => job.id.slice(job.id.indexOf(':') + 1);
+  const keyOf = jobKey;
   const todoKeys = new Set(todo.map((s) => s.searchKey));
   const validationOriginals = new Set(todo.map((s) => `original:${s.group.originalKey}`));
   const validationGolds = new Set(todo.map((s) => `validation-gold:${s.group.goldKey}`));
@@ -214,29 +194,10 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
         return isFinished(search);
       },
       run: async (job) => {
-        const c = await contextOf();
-        switch (job.kind) {
-          case 'reference': {
-            const reference = plan.references.find((r) => r.key === keyOf(job))!;
-            const { trained: now } = await ensureReferenceModel(plan, c.data, reference, { cacheDir, batchSize: config.evaluation.batchSize, log, interactive }, poolData!);
-            if (now) trained.push(`reference-${reference.index}`);
-            return 'done';
-          }
-          case 'original': {
-            const original = plan.originals.find((o) => o.key === keyOf(job))!;
-            (await ensureOriginal(c, original.seed, original.key)).model.dispose();
-            return 'done';
-          }
-          case 'validation-gold':
-            (await ensureGold(c, plan.validationGroups.find((g) => g.goldKey === keyOf(job))!, 'validation-gold')).model.dispose();
-            return 'done';
-          case 'search': {
-            const search = todo.find((s) => s.searchKey === keyOf(job))!;
-            return (await runSearch(search, await openFor(search.group), candidatesOf.get(search.entryId)!)) ? 'stopped' : 'done';
-          }
-          default:
-            throw new Error(`lethe tune does not run ${job.kind} jobs`);
-        }
+        if (job.kind !== 'search') return runner.run(job);
+        const search = todo.find((s) => s.searchKey === keyOf(job))!;
+        const { opened } = await runner.openFor(search.group, 'validation-gold');
+        return (await runSearch(search, opened, candidatesOf.get(search.entryId)!)) ? 'stopped' : 'done';
       },
       budget,
       shard: options.shard ?? null,
@@ -245,7 +206,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
     });
     stopped = outcome.stopped;
   } finally {
-    (open as OpenGroup | null)?.dispose();
+    runner.close();
   }
   return result(stopped);
 

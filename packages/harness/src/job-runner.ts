@@ -1,0 +1,249 @@
+import type { BackendInfo } from '@lethe/runtime';
+import type { ImageDataset } from '@lethe/datasets';
+import type { Model } from '@lethe/models';
+import { getUnlearner } from '@lethe/core';
+import type { Plan, PlannedCell, PlannedGroup } from './plan.js';
+import { createPhaseProgress } from './progress.js';
+import { collectProvenance } from './provenance.js';
+import { RESULT_SCHEMA, type CellResult, type SpdGanResult } from './results.js';
+import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
+import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './references.js';
+import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from './spd-gan.js';
+import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
+import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
+import type { Job } from './jobs.js';
+
+export interface CellFailure {
+  label: string;
+  method: string;
+  forgetSet: string;
+  seed: number;
+  message: string;
+}
+
+export interface JobRunnerOptions {
+  cacheDir: string;
+  log: (line: string) => void;
+  interactive: boolean;
+  backend: BackendInfo;
+  dataDir?: string;
+  /** use these data instead of loading the config's data set */
+  data?: BenchmarkData;
+  /** models trained by this process are added here, by role */
+  trained?: string[];
+}
+
+/** The key a job id names (`<kind>:<key>`). */
+export function jobKey(job: Pick<Job, 'id'>): string {
+  return job.id.slice(job.id.indexOf(':') + 1);
+}
+
+/**
+ * What one process needs to run jobs of a plan, whichever executor hands them out (the local executor's loop, one
+ * Slurm array task, a shard): the data (loaded on first use), the reference models' outputs (loaded once for the
+ * cells), and one group open at a time (its models loaded and evaluated once for all the cells that follow).
+ */
+export class JobRunner {
+  private context: RunContext | null = null;
+  private provenance: ReturnType<typeof collectProvenance> | null = null;
+  private poolData: (() => ImageDataset) | null = null;
+  private open: { group: PlannedGroup; opened: OpenGroup; spdGan: SpdGanGroup | null } | null = null;
+  readonly trained: string[];
+
+  constructor(
+    readonly plan: Plan,
+    private readonly options: JobRunnerOptions,
+  ) {
+    this.trained = options.trained ?? [];
+  }
+
+  async contextOf(): Promise<RunContext> {
+    if (this.context) return this.context;
+    const { plan, options } = this;
+    const { log, interactive } = options;
+    const loaded = options.data ?? (await loadBenchmarkData(plan.config, { ...(options.dataDir ? { dataDir: options.dataDir } : {}), log, interactive }));
+    const data = prepareData(plan.config, loaded);
+    log(`data: ${data.train.name}, ${data.train.count} training (${data.holdout.length} held out of every model) and ${data.test.count} test images (sha256 ${data.checksum.slice(0, 12)}...)`);
+    this.provenance = collectProvenance(options.backend, data.checksum, plan.configHash);
+    this.poolData = referencePoolData(plan, data);
+    this.context = { plan, data, backend: options.backend, cacheDir: options.cacheDir, log, interactive, references: null, trained: this.trained };
+    return this.context;
+  }
+
+  /** The group's models, loaded and evaluated (with the reference models' outputs, and its SPD-GAN part when asked). */
+  async openFor(group: PlannedGroup, role: 'gold' | 'validation-gold' = 'gold'): Promise<{ opened: OpenGroup; spdGan: SpdGanGroup | null }> {
+    if (this.open && this.open.group.goldKey === group.goldKey) return this.open;
+    this.close();
+    const { plan, options } = this;
+    const c = await this.contextOf();
+    if (plan.references.length > 0 && !c.references) c.references = loadReferenceModels(plan, c.data, options.cacheDir, options.log);
+    options.log(`\n== ${role === 'gold' ? '' : 'validation group: '}original seed ${group.seeds.original}, forget set ${group.forgetSetId} (draw ${group.seeds.forgetSet}${role === 'gold' ? '' : ', not reported'}) ==`);
+    const opened = await openGroup(c, group, role);
+    let spdGan: SpdGanGroup | null = null;
+    const settings = plan.config.evaluation.spdGan;
+    if (settings && role === 'gold') {
+      const progress = createPhaseProgress('SPD original', options.log, options.interactive);
+      spdGan = await prepareSpdGanGroup(plan, group, settings, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, onProgress: (p) => progress.update(p) });
+      progress.stop();
+      this.trained.push(...spdGan.trainedNow);
+    }
+    this.open = { group, opened, spdGan };
+    return this.open;
+  }
+
+  close(): void {
+    this.open?.spdGan?.spdOriginal.dispose();
+    this.open?.opened.dispose();
+    this.open = null;
+  }
+
+  /** A model job: reference, original, gold, validation gold or SPD original. */
+  async run(job: Job): Promise<'done'> {
+    const { plan, options } = this;
+    const c = await this.contextOf();
+    const key = jobKey(job);
+    switch (job.kind) {
+      case 'reference': {
+        const reference = plan.references.find((r) => r.key === key)!;
+        const { trained } = await ensureReferenceModel(plan, c.data, reference, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, interactive: options.interactive }, this.poolData!);
+        if (trained) this.trained.push(`reference-${reference.index}`);
+        return 'done';
+      }
+      case 'original': {
+        const original = plan.originals.find((o) => o.key === key)!;
+        (await ensureOriginal(c, original.seed, original.key)).model.dispose();
+        return 'done';
+      }
+      case 'gold':
+        (await ensureGold(c, plan.groups.find((g) => g.goldKey === key)!)).model.dispose();
+        return 'done';
+      case 'validation-gold':
+        (await ensureGold(c, plan.validationGroups.find((g) => g.goldKey === key)!, 'validation-gold')).model.dispose();
+        return 'done';
+      case 'spd-original':
+        await this.openFor(plan.groups.find((g) => g.goldKey === key)!);
+        return 'done';
+      default:
+        throw new Error(`${job.kind} jobs are not model jobs (cells run through cell(), searches through lethe tune)`);
+    }
+  }
+
+  /** A cell: unlearn, evaluate, and assemble its result (not written: the caller decides where). */
+  async cell(cellHash: string): Promise<{ cell: PlannedCell; result: CellResult } | { cell: PlannedCell; failure: CellFailure }> {
+    const group = this.plan.groups.find((g) => g.cells.some((c) => c.cellHash === cellHash));
+    if (!group) throw new Error(`no cell ${cellHash} in the plan of '${this.plan.config.name}'`);
+    const cell = group.cells.find((c) => c.cellHash === cellHash)!;
+    const current = await this.openFor(group);
+    const outcome = await runCell(await this.contextOf(), current.opened, cell, current.spdGan, this.provenance!);
+    return { cell, ...outcome };
+  }
+}
+
+/** One cell: unlearn (retrain reuses the gold model), evaluate, and assemble its result. Failures are reported, not thrown. */
+export async function runCell(
+  context: RunContext,
+  open: OpenGroup,
+  cell: PlannedCell,
+  spdGan: SpdGanGroup | null,
+  provenance: ReturnType<typeof collectProvenance>,
+): Promise<{ result: CellResult } | { failure: CellFailure }> {
+  const { log, interactive, backend, plan, data } = context;
+  const config = plan.config;
+  const definition = getUnlearner(cell.method);
+  const failure = (message: string): { failure: CellFailure } => {
+    log(`${cell.label}: FAILED: ${message}`);
+    return { failure: { label: cell.label, method: cell.method, forgetSet: cell.forgetSetId, seed: cell.seeds.unlearning, message } };
+  };
+  let model: Model;
+  let unlearnSeconds: number;
+  if (cell.method === 'retrain') {
+    // the gold model is retrain's output for this group: reuse it rather than train it twice
+    model = open.gold.model;
+    unlearnSeconds = open.gold.trainSeconds;
+  } else {
+    const progress = createPhaseProgress(cell.label, log, interactive);
+    const start = performance.now();
+    try {
+      model = await definition.unlearn(open.task(cell.setting, cell.seeds.unlearning, progress), cell.hyperParameters);
+    } catch (err) {
+      // one failing method must not cost the others their results: report it and go on
+      progress.stop();
+      return failure((err as Error).message);
+    }
+    unlearnSeconds = (performance.now() - start) / 1000;
+    progress.stop();
+  }
+  const isGold = model === open.gold.model;
+  const evaluation = await open.evaluate(model, [...GAP_METRICS, ...COMPARISON_METRICS]);
+  const { values, metrics } = evaluation;
+  const mia = isGold ? open.goldMia : evaluation.mia;
+  if (!isGold) {
+    open.release(model);
+    model.dispose();
+  }
+  // SPD-GAN: the same method unlearns G(D_f) from the SPD original (retrain's output is the gold model: D_r is the
+  // same in both training sets); a failure here fails the cell, so that a re-run computes it again
+  let spdResult: SpdGanResult | undefined;
+  if (spdGan) {
+    if (cell.method === 'retrain') spdResult = await spdGanResultOf(spdGan, 'retrain', open.forget, config.evaluation.batchSize);
+    else {
+      const progress = createPhaseProgress(`${cell.label} (SPD-GAN)`, log, interactive);
+      try {
+        const spdModel = await definition.unlearn({ ...open.task(cell.setting, cell.seeds.unlearning, progress), original: spdGan.spdOriginal, train: spdGan.perturbed }, cell.hyperParameters);
+        spdResult = await spdGanResultOf(spdGan, spdModel, open.forget, config.evaluation.batchSize);
+        spdModel.dispose();
+      } catch (err) {
+        progress.stop();
+        return failure(`SPD-GAN run: ${(err as Error).message}`);
+      }
+      progress.stop();
+    }
+  }
+  // x retrain only between times of one backend; retrain's own time is the gold model's, measured on its backend
+  const unlearnBackend = cell.method === 'retrain' ? open.gold.backend : backend.name;
+  const ratio = retrainRatio({ unlearnSeconds, unlearnBackend }, open.gold);
+  const skippedLine = retrainRatioSkippedLine(cell.label, ratio, backend.name, open.gold.dir);
+  if (skippedLine) log(skippedLine);
+  const gapMetrics = gapMetricsFor(config);
+  const result: CellResult = {
+    schema: RESULT_SCHEMA,
+    benchmark: config.name,
+    cellHash: cell.cellHash,
+    cell: {
+      method: cell.method,
+      label: cell.label,
+      setting: cell.setting,
+      forgetSet: cell.forgetSetId,
+      seed: cell.seeds.unlearning,
+      seeds: cell.seeds,
+      hyperParameters: cell.hyperParameters,
+      hyperParameterSource: cell.hyperParameterSource,
+    },
+    metrics: {
+      ...metrics,
+      avgGap: open.avgGapOf(metrics),
+      avgGapOver: [...gapMetrics],
+      FR: finiteOrNull(values.FR),
+      MRR: finiteOrNull(values.MRR),
+      alignmentGap: values.alignmentGap!,
+      activationDistance: values.activationDistance!,
+      klForget: values.klForget!,
+      klTest: values.klTest!,
+    },
+    ...(mia ? { mia: miaResult(mia) } : {}),
+    ...(spdResult ? { spdGan: spdResult } : {}),
+    gold: open.goldMetrics,
+    original: open.originalMetrics,
+    sizes: { train: data.available.length, forget: open.forget.length, retain: open.retain.length, test: data.test.count, ...(data.holdout.length > 0 ? { holdout: data.holdout.length } : {}) },
+    timing: ratio.timing,
+    provenance: { ...provenance, createdAt: new Date().toISOString() },
+  };
+  log(
+    `${cell.label}: ${describeMetrics(metrics, mia)}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)` +
+      (spdResult
+        ? `  SPD-GAN degree acc ${spdResult.degreeAccuracy.toFixed(2)} (retrain ${spdResult.retrainDegreeAccuracy.toFixed(2)}), conf ${spdResult.degreeConfidence.toFixed(2)} (retrain ${spdResult.retrainDegreeConfidence.toFixed(2)})`
+        : ''),
+  );
+  return { result };
+}
+
