@@ -26,8 +26,20 @@ import {
   compareRanks,
   rankComparisonMarkdown,
   PAPER_TABLES,
+  cellStatus,
+  runJobFilter,
+  runJobById,
+  jobFromList,
+  slurmStages,
+  submitSlurm,
+  queuedStages,
   type Shard,
+  type Plan,
+  type Job,
+  type SlurmOptions,
 } from '@lethe/harness';
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import { buildLeaderboard } from '@lethe/leaderboard';
 
 /**
@@ -56,12 +68,58 @@ function shardOption(): Option {
   return new Option('--shard <i/n>', 'run only the i-th of n shares of the jobs; run the other shares in other processes (or machines) sharing the cache and results directories').argParser(parseShard);
 }
 
+interface SlurmCliOptions {
+  executor: 'local' | 'slurm';
+  partition?: string;
+  gres?: string;
+  time?: string;
+  cpusPerTask?: number;
+  dryRun: boolean;
+}
+
+/** Options of the Slurm executor, added to run and tune. */
+function withSlurmOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--executor <name>', 'local: run here (default); slurm: submit one job array per stage to Slurm').choices(['local', 'slurm']).default('local'))
+    .option('--partition <name>', 'slurm: the partition (sbatch --partition)')
+    .option('--gres <spec>', 'slurm: generic resources per task, e.g. gpu:1 (sbatch --gres)')
+    .option('--time <limit>', 'slurm: time limit per task, e.g. 04:00:00 (sbatch --time)')
+    .option('--cpus-per-task <n>', 'slurm: CPUs per task (sbatch --cpus-per-task)', (v: string) => Number.parseInt(v, 10))
+    .option('--dry-run', 'slurm: print the sbatch scripts instead of submitting them', false);
+}
+
+/** Submit a command's pending jobs to Slurm (or print the scripts). */
+function submitToSlurm(plan: Plan, pending: Job[], configFile: string, opts: SlurmCliOptions, letheArgs: string[], cacheDir: string): void {
+  if (pending.length === 0) {
+    console.log(`${plan.config.name}: nothing to submit (every job is done)`);
+    return;
+  }
+  const options: SlurmOptions = {
+    configPath: configFile,
+    workDir: path.join(cacheDir, 'slurm', plan.config.name),
+    command: [process.execPath, '--enable-source-maps', fileURLToPath(import.meta.url)],
+    cwd: userCwd,
+    letheArgs,
+    ...(opts.partition ? { partition: opts.partition } : {}),
+    ...(opts.gres ? { gres: opts.gres } : {}),
+    ...(opts.time ? { time: opts.time } : {}),
+    ...(opts.cpusPerTask ? { cpusPerTask: opts.cpusPerTask } : {}),
+  };
+  const stages = slurmStages(plan, pending, options);
+  if (opts.dryRun) {
+    for (const stage of stages) console.log(`# stage ${stage.name}: ${stage.jobs.length} task(s); job list ${stage.listFile}\n${stage.script}`);
+    return;
+  }
+  for (const s of submitSlurm(stages, options)) console.log(`submitted stage ${s.name}: Slurm job ${s.slurmJobId} (${s.tasks} array task(s))`);
+  console.log(`\`lethe status ${configFile}\` shows the progress; the task logs are in ${path.join(options.workDir, 'logs')}`);
+}
+
 function timeLimitOption(): Option {
   return new Option('--time-limit <duration>', 'stop starting new jobs after this long (e.g. 2.5h, 90m); run the same command again to continue').argParser(parseDuration);
 }
 
-program
-  .command('run')
+withSlurmOptions(program
+  .command('run'))
   .description('run a benchmark config: data -> original model -> gold model -> unlearners -> evaluation -> results')
   .argument('<config>', 'benchmark config JSON, e.g. benchmarks/smoke.json')
   .addOption(backendOption())
@@ -73,11 +131,23 @@ program
   .addOption(shardOption())
   .option('--on-result <command>', 'a shell command run after each result file is written ($LETHE_RESULT_FILE names it), e.g. to commit it')
   .option('--force', 'recompute cells that already have a result file', false)
-  .action(async (configPath: string, opts: { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string; timeLimit?: number; shard?: Shard; onResult?: string; force: boolean }) => {
+  .action(async (configPath: string, opts: SlurmCliOptions & { backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string; timeLimit?: number; shard?: Shard; onResult?: string; force: boolean }) => {
     const file = fromUser(configPath);
     const config = readBenchmarkConfig(file);
     const tuningFile = opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file);
     const tuning = config.tuning ? readTuningRecord(tuningFile) : null;
+    if (opts.executor === 'slurm') {
+      const plan = planBenchmark(config, { tuning });
+      const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
+      const resultsDir = fromUser(opts.resultsDir);
+      const runs = runJobFilter(plan, cellStatus(plan, resultsDir));
+      const places = { cacheDir, resultsDir, tuning };
+      const jobs = jobGraph(plan);
+      const states = jobStates(plan, jobs, places);
+      const pending = jobs.filter((j) => runs(j) && states.get(j.id) !== 'done');
+      submitToSlurm(plan, pending, file, opts, passOn(opts, { resultsDir, cacheDir, tuningFile: config.tuning ? tuningFile : undefined }), cacheDir);
+      return;
+    }
     const started = performance.now();
     const summary = await runBenchmark(config, {
       resultsDir: fromUser(opts.resultsDir),
@@ -150,8 +220,8 @@ program
     }
   });
 
-program
-  .command('tune')
+withSlurmOptions(program
+  .command('tune'))
   .description("search each method's hyper-parameters on a validation forget set (config \"tuning\"), scored by Avg Gap; `lethe run` then uses the chosen values")
   .argument('<config>', 'benchmark config JSON with a "tuning" section')
   .addOption(backendOption())
@@ -161,10 +231,22 @@ program
   .option('--methods <labels>', 'search only these method labels (comma-separated)')
   .addOption(timeLimitOption())
   .addOption(shardOption())
-  .action(async (configPath: string, opts: { backend?: BackendName; cacheDir?: string; dataDir?: string; record?: string; methods?: string; timeLimit?: number; shard?: Shard }) => {
+  .action(async (configPath: string, opts: SlurmCliOptions & { backend?: BackendName; cacheDir?: string; dataDir?: string; record?: string; methods?: string; timeLimit?: number; shard?: Shard }) => {
     const file = fromUser(configPath);
     const config = readBenchmarkConfig(file);
     const recordFile = opts.record ? fromUser(opts.record) : tuningFileFor(file);
+    if (opts.executor === 'slurm') {
+      const plan = planBenchmark(config);
+      const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
+      const tuning = readTuningRecord(recordFile);
+      const jobs = jobGraph(plan);
+      const states = jobStates(plan, jobs, { cacheDir, resultsDir: '', tuning });
+      const searches = jobs.filter((j) => j.kind === 'search' && states.get(j.id) !== 'done');
+      const needed = new Set(searches.flatMap((j) => j.deps));
+      const pending = jobs.filter((j) => (j.kind === 'search' ? searches.includes(j) : needed.has(j.id)) && states.get(j.id) !== 'done');
+      submitToSlurm(plan, pending, file, opts, passOn(opts, { cacheDir, tuningFile: recordFile }), cacheDir);
+      return;
+    }
     const summary = await tuneBenchmark(config, {
       recordFile,
       ...(opts.cacheDir ? { cacheDir: fromUser(opts.cacheDir) } : {}),
@@ -181,6 +263,95 @@ program
       console.log(`  ${id.padEnd(34)} ${String(search.candidates.length).padStart(3)}/${search.planned} candidates  ${chosen}`);
     }
     if (summary.pending.length > 0) console.log(`${summary.pending.length} search(es) not finished${summary.stoppedByTimeLimit ? ' (time limit): run the same command again to continue' : ''}`);
+  });
+
+/** The options a submitted task passes on to `lethe job`, as absolute paths. */
+function passOn(opts: { backend?: BackendName; dataDir?: string }, where: { resultsDir?: string; cacheDir: string; tuningFile?: string | undefined }): string[] {
+  return [
+    ...(where.resultsDir ? ['--results-dir', where.resultsDir] : []),
+    '--cache-dir',
+    where.cacheDir,
+    ...(opts.dataDir ? ['--data-dir', fromUser(opts.dataDir)] : []),
+    ...(opts.backend ? ['--backend', opts.backend] : []),
+    ...(where.tuningFile ? ['--tuning', where.tuningFile] : []),
+  ];
+}
+
+program
+  .command('job')
+  .description('run one job of a config by its id (what a scheduler task runs; `lethe plan --jobs` lists the ids)')
+  .argument('<config>', 'benchmark config JSON')
+  .argument('[job-id]', 'the job, e.g. cell:0123abcd...; or give --list and --index')
+  .option('--list <file>', 'a job list written at submission (one id a line)')
+  .option('--index <n>', 'the line of --list to run (0-based; e.g. $SLURM_ARRAY_TASK_ID)', (v: string) => Number.parseInt(v, 10))
+  .addOption(backendOption())
+  .option('--results-dir <dir>', 'where result files go', 'results')
+  .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+  .option('--data-dir <dir>', 'data directory (default: $LETHE_DATA, else <user cache>/lethe)')
+  .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
+  .action(async (configPath: string, jobId: string | undefined, opts: { list?: string; index?: number; backend?: BackendName; resultsDir: string; cacheDir?: string; dataDir?: string; tuning?: string }) => {
+    const file = fromUser(configPath);
+    const config = readBenchmarkConfig(file);
+    if (!jobId && !(opts.list && opts.index !== undefined)) throw new Error('give a job id, or --list <file> and --index <n>');
+    const id = jobId ?? jobFromList(fromUser(opts.list!), opts.index!);
+    const tuningFile = opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file);
+    const tuning = config.tuning ? readTuningRecord(tuningFile) : null;
+    const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
+    const backend = await initBackend(opts.backend, { log });
+    if (id.startsWith('search:')) {
+      await tuneBenchmark(config, { recordFile: tuningFile, cacheDir, ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}), ...(opts.backend ? { backend: opts.backend } : {}), searchKeys: [id.slice('search:'.length)], log });
+      return;
+    }
+    const outcome = await runJobById(planBenchmark(config, { tuning }), id, {
+      resultsDir: fromUser(opts.resultsDir),
+      cacheDir,
+      log,
+      interactive: Boolean(process.stderr.isTTY),
+      backend,
+      ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
+      tuning,
+    });
+    console.log(`${id}: ${outcome}`);
+  });
+
+program
+  .command('status')
+  .description("what is done, running and pending of a config's jobs, from the model cache, the result files, the search record (and Slurm's queue)")
+  .argument('<config>', 'benchmark config JSON')
+  .option('--results-dir <dir>', 'where the result files are', 'results')
+  .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+  .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
+  .action((configPath: string, opts: { resultsDir: string; cacheDir?: string; tuning?: string }) => {
+    const file = fromUser(configPath);
+    const config = readBenchmarkConfig(file);
+    const tuning = config.tuning ? readTuningRecord(opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file)) : null;
+    const plan = planBenchmark(config, { tuning });
+    const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
+    const jobs = jobGraph(plan);
+    const states = jobStates(plan, jobs, { cacheDir, resultsDir: fromUser(opts.resultsDir), tuning });
+    // a claim file names a job some process is running now
+    const claimsDir = path.join(cacheDir, 'claims');
+    const running = new Set<string>();
+    if (fs.existsSync(claimsDir)) {
+      for (const f of fs.readdirSync(claimsDir)) {
+        try {
+          running.add((JSON.parse(fs.readFileSync(path.join(claimsDir, f), 'utf8')) as { job: string }).job);
+        } catch {
+          // a claim being written or removed right now
+        }
+      }
+    }
+    const kinds = [...new Set(jobs.map((j) => j.kind))];
+    console.log(`${config.name}: job kind, done / running / pending`);
+    for (const kind of kinds) {
+      const ofKind = jobs.filter((j) => j.kind === kind);
+      const done = ofKind.filter((j) => states.get(j.id) === 'done').length;
+      const now = ofKind.filter((j) => states.get(j.id) !== 'done' && running.has(j.id)).length;
+      console.log(`  ${kind.padEnd(16)} ${String(done).padStart(5)} / ${String(now).padStart(3)} / ${String(ofKind.length - done - now).padStart(5)}`);
+    }
+    for (const j of jobs.filter((j) => running.has(j.id) && states.get(j.id) !== 'done')) console.log(`  running: ${j.title}`);
+    const queued = queuedStages(config.name);
+    if (queued && queued.length > 0) for (const q of queued) console.log(`  slurm: ${q.count} task(s) of stage ${q.stage} ${q.state}`);
   });
 
 program

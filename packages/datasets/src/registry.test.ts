@@ -12,13 +12,30 @@ test('cifar10 is registered', () => {
 });
 
 test('an unknown name lists the known ones', () => {
-  assert.throws(() => getDataset('x'), { message: "unknown dataset 'x'; known: cifar10" });
+  assert.throws(() => getDataset('x'), { message: "unknown dataset 'x'; known: cifar10, synthetic" });
+});
+
+test('the synthetic data set: the sizes it declares, generated the same every time, no download', async () => {
+  const entry = getDataset('synthetic');
+  const a = await entry.load();
+  const b = await entry.load();
+  assert.deepEqual([a.train.count, a.test.count], [entry.sizes.train, entry.sizes.test]);
+  assert.deepEqual([a.train.height, a.train.width, a.train.channels], entry.imageShape);
+  assert.equal(a.train.numClasses, entry.numClasses);
+  assert.deepEqual(a.train.images, b.train.images);
+  assert.notDeepEqual(a.train.images.subarray(0, 3072), a.test.images.subarray(0, 3072));
+  assert.equal((await entry.fetch()).source, 'generated');
 });
 
 test('registering adds an entry, duplicates are refused, unregistering removes it', async () => {
   const entry: DatasetEntry = {
     name: 'toy',
     description: 'synthetic toy set',
+    sizes: { train: 4, test: 2 },
+    imageShape: [32, 32, 3],
+    numClasses: 2,
+    channelMean: [0.5, 0.5, 0.5],
+    channelStd: [0.25, 0.25, 0.25],
     fetch: async () => ({ dir: '', source: 'generated', checksum: '' }),
     load: async () => ({
       train: syntheticImageDataset({ count: 4, numClasses: 2, seed: 1 }),
@@ -28,12 +45,12 @@ test('registering adds an entry, duplicates are refused, unregistering removes i
   };
   registerDataset(entry);
   try {
-    assert.deepEqual(listDatasets(), ['cifar10', 'toy']);
+    assert.deepEqual(listDatasets(), ['cifar10', 'synthetic', 'toy']);
     assert.equal((await getDataset('toy').load()).train.count, 4);
     assert.throws(() => registerDataset(entry), /already registered/);
-    assert.throws(() => getDataset('nope'), /known: cifar10, toy$/);
+    assert.throws(() => getDataset('nope'), /known: cifar10, synthetic, toy$/);
   } finally {
     assert.equal(unregisterDataset('toy'), true);
   }
-  assert.deepEqual(listDatasets(), ['cifar10']);
+  assert.deepEqual(listDatasets(), ['cifar10', 'synthetic']);
 });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { getUnlearner, resolveHyperParameters, SETTINGS, type Setting } from '@lethe/core';
 import { getMembershipAttack, resolveAttackOptions } from '@lethe/attacks';
+import { getDataset, type DatasetEntry } from '@lethe/datasets';
 
 /**
  * A benchmark config (JSON). Stage 1 of config -> plan -> run -> results -> report. The schema carries the
@@ -180,7 +181,8 @@ export const benchmarkConfigSchema = z
     description: z.string().optional(),
     dataset: z
       .object({
-        name: z.literal('cifar10'),
+        /** a registered data set (@lethe/datasets: 'cifar10'; 'synthetic' for tests and demos, no download) */
+        name: z.string().min(1),
         /** use this many training images, drawn at random (by subsetSeed) from the full training set */
         trainSubset: z.number().int().positive().optional(),
         /** evaluate on this many test images, drawn at random (by subsetSeed) */
@@ -252,11 +254,18 @@ export function parseBenchmarkConfig(raw: unknown, source = 'config'): Benchmark
   validateMembershipSettings(config, source);
   validateSeeds(config, source);
   if (config.tuning) validateTuning(config, config.tuning, source);
-  if (config.dataset.trainSubset !== undefined && config.dataset.trainSubset > 50_000) {
-    throw new ConfigError(`${source}: dataset.trainSubset is ${config.dataset.trainSubset}, but CIFAR-10 has 50000 training images`);
+  let dataset: DatasetEntry;
+  try {
+    dataset = getDataset(config.dataset.name);
+  } catch (err) {
+    throw new ConfigError(`${source}: dataset.name: ${(err as Error).message}`);
   }
-  if (config.dataset.testSubset !== undefined && config.dataset.testSubset > 10_000) {
-    throw new ConfigError(`${source}: dataset.testSubset is ${config.dataset.testSubset}, but CIFAR-10 has 10000 test images`);
+  const label = dataset.name === 'cifar10' ? 'CIFAR-10' : `'${dataset.name}'`;
+  if (config.dataset.trainSubset !== undefined && config.dataset.trainSubset > dataset.sizes.train) {
+    throw new ConfigError(`${source}: dataset.trainSubset is ${config.dataset.trainSubset}, but ${label} has ${dataset.sizes.train} training images`);
+  }
+  if (config.dataset.testSubset !== undefined && config.dataset.testSubset > dataset.sizes.test) {
+    throw new ConfigError(`${source}: dataset.testSubset is ${config.dataset.testSubset}, but ${label} has ${dataset.sizes.test} test images`);
   }
   return config;
 }

@@ -1,5 +1,5 @@
 import { Rng, combineSeeds } from '@lethe/runtime';
-import { fetchCifar10, loadCifar10, subset, defaultDataDir, type ImageDataset } from '@lethe/datasets';
+import { getDataset, subset, defaultDataDir, type ImageDataset } from '@lethe/datasets';
 import type { BenchmarkConfig } from './config.js';
 import type { PlannedGroup } from './plan.js';
 
@@ -18,11 +18,12 @@ export interface PreparedData extends BenchmarkData {
   holdout: Int32Array;
 }
 
-/** The data a config asks for, fetched (verified) when missing, then subset by its seed. */
+/** The data a config asks for (its registry entry), fetched and verified when missing, then subset by its seed. */
 export async function loadBenchmarkData(config: BenchmarkConfig, options: { dataDir?: string; log: (line: string) => void; interactive: boolean }): Promise<BenchmarkData> {
   const dataDir = options.dataDir ?? defaultDataDir();
-  await fetchCifar10({ dataDir, progress: options.interactive, log: options.log });
-  const full = await loadCifar10({ dataDir });
+  const entry = getDataset(config.dataset.name);
+  await entry.fetch({ dataDir, progress: options.interactive, log: options.log });
+  const full = await entry.load({ dataDir });
   const pick = (ds: ImageDataset, n: number | undefined, label: string): ImageDataset => {
     if (n === undefined || n >= ds.count) return ds;
     const indices = new Rng(combineSeeds(config.dataset.subsetSeed, label)).sample(ds.count, n).sort();

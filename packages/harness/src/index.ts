@@ -20,3 +20,6 @@ export { avgGapAcrossRuns, commonGapMetrics, type AvgGapAcrossRuns } from './gap
 export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
 export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';
 export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report.js';
+export { runJobFilter } from './run.js';
+export { JobRunner, runJobById, jobKey, type SingleJobOptions } from './job-runner.js';
+export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './slurm.js';

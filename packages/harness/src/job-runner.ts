@@ -11,7 +11,13 @@ import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './
 import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from './spd-gan.js';
 import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
 import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
-import type { Job } from './jobs.js';
+import path from 'node:path';
+import { jobGraph, type Job } from './jobs.js';
+import { fileClaims } from './executor.js';
+import { jobDone } from './estimate.js';
+import { resultFilePath } from './result-files.js';
+import { writeJsonAtomic } from './cache.js';
+import type { TuningRecord } from './tuning-record.js';
 
 export interface CellFailure {
   label: string;
@@ -247,3 +253,54 @@ export async function runCell(
   return { result };
 }
 
+
+export interface SingleJobOptions {
+  resultsDir: string;
+  cacheDir: string;
+  log: (line: string) => void;
+  interactive: boolean;
+  backend: BackendInfo;
+  dataDir?: string;
+  data?: BenchmarkData;
+  /** the search record (`lethe tune`'s), for the hyper-parameters of cells */
+  tuning?: TuningRecord | null;
+  /** where search jobs write their record */
+  recordFile?: string;
+}
+
+/**
+ * Run exactly one job of a plan, by id (what a Slurm array task or any external scheduler runs): refuses a job whose
+ * dependencies are not done, does nothing for a job already done, and claims the job first, so that a job started
+ * twice (a requeued task) runs once. Returns what happened; a failed cell is an error (the scheduler's afterok then
+ * holds the stages after it).
+ */
+export async function runJobById(plan: Plan, jobId: string, options: SingleJobOptions): Promise<'done' | 'already done'> {
+  const jobs = jobGraph(plan);
+  const job = jobs.find((j) => j.id === jobId);
+  if (!job) throw new Error(`no job '${jobId}' in the plan of '${plan.config.name}'; \`lethe plan ${plan.config.name} --jobs\` lists them`);
+  const places = { cacheDir: options.cacheDir, resultsDir: options.resultsDir, tuning: options.tuning ?? null };
+  if (jobDone(plan, job, places)) {
+    options.log(`${job.title}: already done`);
+    return 'already done';
+  }
+  const missing = job.deps.filter((d) => !jobDone(plan, jobs.find((j) => j.id === d)!, places));
+  if (missing.length > 0) throw new Error(`${job.title} needs ${missing.length} job(s) done first: ${missing.map((d) => jobs.find((j) => j.id === d)!.title).join('; ')}`);
+  const claims = fileClaims(path.join(options.cacheDir, 'claims'));
+  if (!claims.claim(job.id)) throw new Error(`${job.title} is being run by another process (its claim is in ${path.join(options.cacheDir, 'claims')})`);
+  const runner = new JobRunner(plan, options);
+  try {
+    if (job.kind === 'cell') {
+      const outcome = await runner.cell(jobKey(job));
+      if ('failure' in outcome) throw new Error(`${job.title} failed: ${outcome.failure.message}`);
+      writeJsonAtomic(resultFilePath(options.resultsDir, plan.config.name, outcome.cell), outcome.result);
+    } else if (job.kind === 'search') {
+      throw new Error('search jobs run through `lethe tune` (`lethe tune --executor slurm` submits them)');
+    } else {
+      await runner.run(job);
+    }
+  } finally {
+    runner.close();
+    claims.release(job.id);
+  }
+  return 'done';
+}

@@ -1,6 +1,6 @@
 import { NETWORK_REVISION, type ModelSpec } from '@lethe/models';
 import type { TrainingRecipe, Setting } from '@lethe/core';
-import { CIFAR10_MEAN, CIFAR10_STD } from '@lethe/datasets';
+import { getDataset } from '@lethe/datasets';
 import { needsReferenceModels, seedTriples, type BenchmarkConfig, type SeedTriple } from './config.js';
 import { contentHash } from './hash.js';
 import { chosenHyperParameters, searchEntryId, searchKeyOf, type TuningRecord, type HyperParameterSource } from './tuning-record.js';
@@ -53,7 +53,7 @@ export interface PlannedReference {
   key: string;
 }
 
-/** How many images each part of the data holds (CIFAR-10 sizes, after the config's subsets and holdout). */
+/** How many images each part of the data holds (the data set's sizes, after the config's subsets and holdout). */
 export interface PlannedSizes {
   /** the training set as loaded (subset included); indices of forget, retain and holdout point into it */
   train: number;
@@ -85,12 +85,11 @@ export interface Plan {
   references: PlannedReference[];
 }
 
-/** CIFAR-10's split sizes (the only data set of the benchmark schema so far). */
-const CIFAR10_SIZES = { train: 50_000, test: 10_000 };
-
 export function modelSpecOf(config: BenchmarkConfig): ModelSpec {
-  const normalization = config.model.normalize ? { mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD] } : null;
-  const base = { numClasses: 10, inputShape: [32, 32, 3] as [number, number, number], normalization };
+  // the data set's registry entry knows its image shape, classes and channel statistics
+  const dataset = getDataset(config.dataset.name);
+  const normalization = config.model.normalize ? { mean: [...dataset.channelMean], std: [...dataset.channelStd] } : null;
+  const base = { numClasses: dataset.numClasses, inputShape: [...dataset.imageShape] as [number, number, number], normalization };
   return config.model.arch === 'small-cnn'
     ? { arch: 'small-cnn', batchNorm: config.model.batchNorm, ...(config.model.width !== 1 ? { width: config.model.width } : {}), ...base }
     : { arch: 'resnet18', width: config.model.width, ...base };
@@ -112,8 +111,9 @@ export function forgetSetId(fraction: number): string {
 }
 
 export function plannedSizes(config: BenchmarkConfig): PlannedSizes {
-  const train = Math.min(config.dataset.trainSubset ?? CIFAR10_SIZES.train, CIFAR10_SIZES.train);
-  const test = Math.min(config.dataset.testSubset ?? CIFAR10_SIZES.test, CIFAR10_SIZES.test);
+  const full = getDataset(config.dataset.name).sizes;
+  const train = Math.min(config.dataset.trainSubset ?? full.train, full.train);
+  const test = Math.min(config.dataset.testSubset ?? full.test, full.test);
   const holdout = config.dataset.holdout?.count ?? 0;
   const available = train - holdout;
   const referencePool = config.evaluation.mia.referenceData === 'train-test-halves' ? available + test : available;

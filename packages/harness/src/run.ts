@@ -69,6 +69,33 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * The jobs `lethe run` does: the cells without a result (all of them with --force) and the reference, original, gold
+ * and SPD models of the groups that have such cells (or cells waiting for their search, whose models are trained
+ * meanwhile). Searches are `lethe tune`'s.
+ */
+export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>): (job: Job) => boolean {
+  const pendingHashes = new Set(status.pending.map((c) => c.cellHash));
+  const waiting = new Set(status.awaitingSearch.map((c) => c.cellHash));
+  const needed = new Set(
+    plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || waiting.has(c.cellHash))).flatMap((g) => [`original:${g.originalKey}`, `gold:${g.goldKey}`, `spd-original:${g.goldKey}`]),
+  );
+  return (job) => {
+    switch (job.kind) {
+      case 'reference':
+        return needed.size > 0;
+      case 'cell':
+        return pendingHashes.has(jobKey(job));
+      case 'original':
+      case 'gold':
+      case 'spd-original':
+        return needed.has(job.id);
+      default:
+        return false;
+    }
+  };
+}
+
+/**
  * Stages 3-4: run the job graph (jobs.ts) with the local executor (executor.ts): the reference models, the original
  * and gold models, then every cell that has no result yet, writing one result file per cell as it finishes. Every
  * job's output is cached or written atomically, so a killed or time-limited run loses at most the job in progress
@@ -94,14 +121,9 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   }
   retireSupersededResults(options.resultsDir, plan, log);
 
-  // the jobs `lethe run` does: reference, original, gold and SPD models, and the cells without a result; with --force
-  // a cell is to do whatever its file says
-  const pendingHashes = new Set(status.pending.map((c) => c.cellHash));
-  const needed = new Set(plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || status.awaitingSearch.includes(c))).flatMap((g) => [`original:${g.originalKey}`, `gold:${g.goldKey}`, `spd-original:${g.goldKey}`]));
-  const jobs = jobGraph(plan);
   const keyOf = jobKey;
-  const runs = (job: Job): boolean =>
-    job.kind === 'reference' ? needed.size > 0 : job.kind === 'cell' ? pendingHashes.has(keyOf(job)) : job.kind === 'original' || job.kind === 'gold' || job.kind === 'spd-original' ? needed.has(job.id) : false;
+  const jobs = jobGraph(plan);
+  const runs = runJobFilter(plan, status);
   const places = { cacheDir, resultsDir: options.resultsDir, tuning: options.tuning ?? null };
   const written = new Set<string>();
 

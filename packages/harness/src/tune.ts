@@ -72,6 +72,8 @@ export interface TuneOptions {
   shard?: Shard;
   /** search only these method labels (default: every searched method) */
   methods?: string[];
+  /** run only these searches, by search key (a scheduler's task runs one) */
+  searchKeys?: string[];
 }
 
 export interface TuneSummary {
@@ -130,7 +132,8 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
     const known = new Set(plan.searches.map((s) => s.label));
     for (const label of wanted) if (!known.has(label)) throw new Error(`tune: '${label}' is not a searched method of '${config.name}'; searched: ${[...known].join(', ') || 'none'}`);
   }
-  const searches = plan.searches.filter((s) => !wanted || wanted.has(s.label));
+  const searches = plan.searches.filter((s) => (!wanted || wanted.has(s.label)) && (!options.searchKeys || options.searchKeys.includes(s.searchKey)));
+  if (options.searchKeys && searches.length !== options.searchKeys.length) throw new Error(`tune: no search ${options.searchKeys.filter((k) => !plan.searches.some((s) => s.searchKey === k)).join(', ')} in the plan of '${config.name}'`);
   const candidatesOf = new Map(searches.map((s) => [s.entryId, plannedCandidates(config, s)]));
 
   let record = readTuningRecord(options.recordFile) ?? emptyRecord(config, plan);
