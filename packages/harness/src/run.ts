@@ -70,8 +70,9 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * The jobs `lethe run` does: the cells without a result (all of them with --force) and the reference, original, gold
- * and SPD models of the groups that have such cells (or cells waiting for their search, whose models are trained
- * meanwhile). Searches are `lethe tune`'s.
+ * and SPD models of the groups that have such cells. While cells wait for their searches, it also trains the models
+ * those searches need (the validation groups' original and gold models), so that shards share that work too.
+ * Searches themselves are `lethe tune`'s.
  */
 export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>): (job: Job) => boolean {
   const pendingHashes = new Set(status.pending.map((c) => c.cellHash));
@@ -79,10 +80,13 @@ export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>):
   const needed = new Set(
     plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || waiting.has(c.cellHash))).flatMap((g) => [`original:${g.originalKey}`, `gold:${g.goldKey}`, `spd-original:${g.goldKey}`]),
   );
+  if (waiting.size > 0) for (const g of plan.validationGroups) needed.add(`original:${g.originalKey}`).add(`validation-gold:${g.goldKey}`);
   return (job) => {
     switch (job.kind) {
       case 'reference':
         return needed.size > 0;
+      case 'validation-gold':
+        return needed.has(job.id);
       case 'cell':
         return pendingHashes.has(jobKey(job));
       case 'original':
