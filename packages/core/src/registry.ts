@@ -1,23 +1,21 @@
 import { z } from 'zod';
+import { Registry } from '@lethe/runtime/registry';
 import type { Setting, UnlearnerDefinition } from './unlearner.js';
 
-// A name -> definition map in the manner of tfjs-core's kernel registry: adding a method is one file and
-// one registerUnlearner call; the harness, CLI, notebooks and leaderboard find it by name.
-const registry = new Map<string, UnlearnerDefinition>();
+// Adding a method is one file and one registerUnlearner call; the harness, CLI, notebooks and leaderboard find it
+// by name (the one registry type of @lethe/runtime/registry).
+const registry = new Registry<UnlearnerDefinition>('unlearner');
 
 export function registerUnlearner<H extends Record<string, unknown>>(definition: UnlearnerDefinition<H>): void {
-  if (registry.has(definition.name)) throw new Error(`unlearner '${definition.name}' is already registered`);
-  registry.set(definition.name, definition as unknown as UnlearnerDefinition);
+  registry.register(definition as unknown as UnlearnerDefinition);
 }
 
 export function listUnlearners(): UnlearnerDefinition[] {
-  return [...registry.values()];
+  return registry.list();
 }
 
 export function getUnlearner(name: string): UnlearnerDefinition {
-  const found = registry.get(name);
-  if (!found) throw new Error(`unknown unlearner '${name}'; known: ${[...registry.keys()].join(', ')}`);
-  return found;
+  return registry.get(name);
 }
 
 /**

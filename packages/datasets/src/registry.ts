@@ -2,6 +2,7 @@
  * Data sets by name, in the spirit of tfjs's kernel registry: the CLI and experiment configs name a data set as
  * a string and look it up here, so adding one is a registerDataset call rather than an edit to every consumer.
  */
+import { Registry } from '@lethe/runtime/registry';
 import { fetchCifar10 } from './fetch-cifar10.js';
 import { loadCifar10, CIFAR10_MEAN, CIFAR10_STD } from './cifar10.js';
 import { syntheticImageDataset } from './synthetic.js';
@@ -46,26 +47,23 @@ export interface DatasetEntry {
   load(opts?: DatasetLoadOptions): Promise<DatasetSplits>;
 }
 
-const registry = new Map<string, DatasetEntry>();
+const registry = new Registry<DatasetEntry>('dataset');
 
 export function registerDataset(entry: DatasetEntry): void {
-  if (registry.has(entry.name)) throw new Error(`dataset '${entry.name}' is already registered`);
-  registry.set(entry.name, entry);
+  registry.register(entry);
 }
 
 /** For tests and plug-ins that replace an entry; returns whether one was removed. */
 export function unregisterDataset(name: string): boolean {
-  return registry.delete(name);
+  return registry.unregister(name);
 }
 
 export function getDataset(name: string): DatasetEntry {
-  const entry = registry.get(name);
-  if (!entry) throw new Error(`unknown dataset '${name}'; known: ${listDatasets().join(', ')}`);
-  return entry;
+  return registry.get(name);
 }
 
 export function listDatasets(): string[] {
-  return [...registry.keys()].sort();
+  return registry.names().sort();
 }
 
 registerDataset({

@@ -1,3 +1,4 @@
+import { Registry } from '@lethe/runtime/registry';
 import type { Model } from '@lethe/models';
 import { correctPredictions, type ModelOutputs, type ReferenceModelSignals } from '@lethe/attacks';
 import { OutputCache, type EvaluationSet, type EvaluationSets } from './outputs.js';
@@ -28,21 +29,18 @@ export interface MetricDefinition {
   compute(context: EvaluationContext): Promise<number>;
 }
 
-const registry = new Map<string, MetricDefinition>();
+const registry = new Registry<MetricDefinition>('metric');
 
 export function registerMetric(definition: MetricDefinition): void {
-  if (registry.has(definition.name)) throw new Error(`metric '${definition.name}' is already registered`);
-  registry.set(definition.name, definition);
+  registry.register(definition);
 }
 
 export function getMetric(name: string): MetricDefinition {
-  const found = registry.get(name);
-  if (!found) throw new Error(`unknown metric '${name}'; known: ${[...registry.keys()].join(', ')}`);
-  return found;
+  return registry.get(name);
 }
 
 export function listMetrics(): MetricDefinition[] {
-  return [...registry.values()];
+  return registry.list();
 }
 
 /** The outputs of the context's model, gold model or original model on one set (cached when the context has a cache). */

@@ -12,3 +12,4 @@ export {
 export { registerWasmTrainingKernels, restoreShippedWasmKernels } from './wasm-kernels/index.js';
 export { MAX_WASM_THREADS, WASM_THREADS_ENV, requestedWasmThreads } from './wasm-threads.js';
 export { WasmHeapFullError } from './wasm-heap.js';
+export { Registry } from './registry.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Registry } from '@lethe/runtime/registry';
 import type { ModelOutputs, SampleSignals } from './outputs.js';
 
 /** What a membership inference attack is given: the attacked model's outputs, and reference models' signals. */
@@ -65,22 +66,19 @@ export interface MembershipAttackDefinition<O extends Record<string, unknown> = 
   run(input: MembershipAttackInput, options: O): Promise<MembershipAttackResult>;
 }
 
-// A name -> definition map, as the unlearner registry: adding an attack is one file and one registration.
-const registry = new Map<string, MembershipAttackDefinition>();
+// Adding an attack is one file and one registration (the one registry type of @lethe/runtime/registry).
+const registry = new Registry<MembershipAttackDefinition>('membership attack');
 
 export function registerMembershipAttack<O extends Record<string, unknown>>(definition: MembershipAttackDefinition<O>): void {
-  if (registry.has(definition.name)) throw new Error(`membership attack '${definition.name}' is already registered`);
-  registry.set(definition.name, definition as unknown as MembershipAttackDefinition);
+  registry.register(definition as unknown as MembershipAttackDefinition);
 }
 
 export function getMembershipAttack(name: string): MembershipAttackDefinition {
-  const found = registry.get(name);
-  if (!found) throw new Error(`unknown membership attack '${name}'; known: ${[...registry.keys()].join(', ')}`);
-  return found;
+  return registry.get(name);
 }
 
 export function listMembershipAttacks(): MembershipAttackDefinition[] {
-  return [...registry.values()];
+  return registry.list();
 }
 
 /** Validate an attack's options, filling defaults; errors name the attack and the field. */
