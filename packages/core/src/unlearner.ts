@@ -58,6 +58,12 @@ export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<
   /** where the method comes from: paper (and table / public code for its defaults) */
   paper: string;
   settings: readonly Setting[];
+  /**
+   * true for a method whose output is, by definition, the task's gold model (retraining on D_r with the original
+   * recipe): a harness that already holds the gold model reuses it as this method's result instead of training it
+   * again, and has nothing to search for it
+   */
+  isGoldModel?: boolean;
   /** validates user hyper-parameters and fills documented defaults */
   hyperParameters: z.ZodType<H>;
   unlearn(task: UnlearningTask, hyperParameters: H): Promise<Model>;

@@ -162,7 +162,7 @@ export async function runCell(
   };
   let model: Model;
   let unlearnSeconds: number;
-  if (cell.method === 'retrain') {
+  if (definition.isGoldModel) {
     // the gold model is retrain's output for this group: reuse it rather than train it twice
     model = open.gold.model;
     unlearnSeconds = open.gold.trainSeconds;
@@ -191,7 +191,7 @@ export async function runCell(
   // same in both training sets); a failure here fails the cell, so that a re-run computes it again
   let spdResult: SpdGanResult | undefined;
   if (spdGan) {
-    if (cell.method === 'retrain') spdResult = await spdGanResultOf(spdGan, 'retrain', open.forget, config.evaluation.batchSize);
+    if (definition.isGoldModel) spdResult = await spdGanResultOf(spdGan, 'retrain', open.forget, config.evaluation.batchSize);
     else {
       const progress = createPhaseProgress(`${cell.label} (SPD-GAN)`, log, interactive);
       try {
@@ -206,7 +206,7 @@ export async function runCell(
     }
   }
   // x retrain only between times of one backend; retrain's own time is the gold model's, measured on its backend
-  const unlearnBackend = cell.method === 'retrain' ? open.gold.backend : backend.name;
+  const unlearnBackend = definition.isGoldModel ? open.gold.backend : backend.name;
   const ratio = retrainRatio({ unlearnSeconds, unlearnBackend }, open.gold);
   const skippedLine = retrainRatioSkippedLine(cell.label, ratio, backend.name, open.gold.dir);
   if (skippedLine) log(skippedLine);

@@ -98,7 +98,8 @@ export function jobGraph(plan: Plan): Job[] {
       });
     }
     for (const cell of group.cells) {
-      const once: Workload = cell.method === 'retrain' ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
+      // a gold-model method (retrain) reuses the group's gold model: no work of its own
+      const once: Workload = getUnlearner(cell.method).isGoldModel ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
       // with the SPD-GAN degree every method also unlearns G(D_f) from the SPD original
       const per: Workload = spdGan ? { trainImages: 2 * once.trainImages, inferenceImages: 2 * once.inferenceImages + sizes.forget } : once;
       const search = plan.searches.find((s) => s.label === cell.label && s.forgetSetId === cell.forgetSetId);

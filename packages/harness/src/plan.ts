@@ -1,5 +1,5 @@
 import { NETWORK_REVISION, type ModelSpec } from '@lethe/models';
-import type { TrainingRecipe, Setting } from '@lethe/core';
+import { getUnlearner, type TrainingRecipe, type Setting } from '@lethe/core';
 import { getDataset } from '@lethe/datasets';
 import { needsReferenceModels, seedTriples, type BenchmarkConfig, type SeedTriple } from './config.js';
 import { contentHash } from './hash.js';
@@ -206,9 +206,9 @@ export interface PlannedSearch {
   group: PlannedGroup;
 }
 
-/** Methods a search leaves alone: retrain has nothing to search; `skip` keeps the config's values. */
+/** Methods a search leaves alone: a gold-model method (retrain) has nothing to search; `skip` keeps the config's values. */
 function searched(config: BenchmarkConfig, method: { name: string; label?: string | undefined }): boolean {
-  if (!config.tuning || method.name === 'retrain') return false;
+  if (!config.tuning || getUnlearner(method.name).isGoldModel) return false;
   return !config.tuning.methods[method.label ?? method.name]?.skip;
 }
 

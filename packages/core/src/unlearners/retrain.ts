@@ -34,6 +34,8 @@ export const retrain: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
   description: 'Train from scratch on the retain set with the original recipe (the gold standard).',
   paper: 'Exact unlearning baseline (e.g. Bourtoule et al., 2021); AMUN Table 1 "Retrain"',
   settings: ['retain'],
+  // the gold model itself: the harness reuses the group's gold model as retrain's result
+  isGoldModel: true,
   hyperParameters,
   unlearn: (task) => retrainFromScratch(task.original.spec, task.recipe, task.train, task.retain, task.seed, (p) => task.onProgress?.({ ...p, phase: 'retrain' })),
 };
