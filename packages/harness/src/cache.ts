@@ -1,15 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { type Model, loadModel, saveModel, isSavedModel } from '@lethe/models';
 import { backendInfo } from '@lethe/runtime';
 
 /** Write JSON atomically (temporary file + rename): a killed run never leaves a half-written file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
-}
+export { writeJsonAtomic } from '@lethe/runtime/files';
 
 export interface CachedModel {
   model: Model;

@@ -7,7 +7,7 @@ import type { Plan, PlannedReference } from './plan.js';
 import type { PreparedData } from './data.js';
 import { cachedModel } from './cache.js';
 import { createPhaseProgress } from './progress.js';
-import { readHeaderFile, writeHeaderFile } from './header-file.js';
+import { readHeaderFile, writeHeaderFile } from '@lethe/runtime/files';
 
 /**
  * Reference models for LiRA and RMIA (trained before the groups, shared by all of them): K models trained with the

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '@lethe/runtime/files';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,17 +65,6 @@ export function defaultOutDir(): string {
   return path.join(root, 'leaderboard', 'dist');
 }
 
-/** Write via a temp file in the same directory and rename, so readers never see a half-written file. */
-function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** A dependency's package directory, found from its resolved entry (these packages do not export package.json). */
 function packageDir(pkg: string): string {

@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { readHeaderFile, writeHeaderFile } from '@lethe/runtime/files';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, combineSeeds } from '@lethe/runtime';
 import { batches, type ImageDataset } from '@lethe/datasets';
@@ -280,20 +279,16 @@ export async function saveSpdGenerator(generator: SpdGenerator, file: string, me
   const names = [...generator.weights.keys()];
   const tensors = names.map((n) => generator.weights.get(n)!);
   const header = { format: SPD_GENERATOR_FORMAT, eps: generator.eps, channels: generator.channels, hidden: generator.hidden, weights: names.map((n, i) => ({ name: n, shape: tensors[i]!.shape })), metadata };
-  const body = await Promise.all(tensors.map(async (t) => Buffer.from(((await t.data()) as Float32Array).buffer.slice(0))));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), ...body]));
-  fs.renameSync(tmp, file);
+  const body = await Promise.all(tensors.map(async (t) => new Uint8Array(((await t.data()) as Float32Array).buffer.slice(0))));
+  writeHeaderFile(file, header, body);
 }
 
 export function loadSpdGenerator(file: string): { generator: SpdGenerator; metadata: Record<string, unknown> } {
-  const bytes = fs.readFileSync(file);
-  const newline = bytes.indexOf(0x0a);
-  if (newline < 0) throw new Error(`${file} is not an SPD generator file (no header)`);
-  const header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as { format: string; eps: number; channels: number; hidden: number; weights: { name: string; shape: number[] }[]; metadata: Record<string, unknown> };
+  type Header = { format: string; eps: number; channels: number; hidden: number; weights: { name: string; shape: number[] }[]; metadata: Record<string, unknown> };
+  const read = readHeaderFile<Header>(file, () => true);
+  if (!read) throw new Error(`${file} is not an SPD generator file (missing, or no JSON header line)`);
+  const { header, body } = read;
   if (header.format !== SPD_GENERATOR_FORMAT) throw new Error(`${file}: format '${header.format}', expected '${SPD_GENERATOR_FORMAT}'`);
-  const body = bytes.subarray(newline + 1);
   const total = header.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
   if (body.byteLength !== 4 * total) throw new Error(`${file}: ${body.byteLength} bytes of weights, expected ${4 * total}`);
   const all = new Float32Array(total);

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '@lethe/runtime/files';
 import { Model } from './model.js';
 import { NETWORK_REVISION, SAME_FUNCTION_SINCE, type ModelSpec } from './architectures.js';
 
@@ -31,11 +32,7 @@ interface ModelJson {
   metadata: Record<string, unknown>;
 }
 
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
+const writeAtomic = writeFileAtomic;
 
 export async function saveModel(model: Model, dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });

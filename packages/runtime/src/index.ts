@@ -13,3 +13,4 @@ export { registerWasmTrainingKernels, restoreShippedWasmKernels } from './wasm-k
 export { MAX_WASM_THREADS, WASM_THREADS_ENV, requestedWasmThreads } from './wasm-threads.js';
 export { WasmHeapFullError } from './wasm-heap.js';
 export { Registry } from './registry.js';
+export { writeFileAtomic, writeJsonAtomic, writeHeaderFile, readHeaderFile, removeStaleTemporaries } from './files.js';

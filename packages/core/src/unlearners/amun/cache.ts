@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '@lethe/runtime/files';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageDataset } from '@lethe/datasets';
@@ -67,11 +68,7 @@ function paths(dir: string, key: string): { header: string; images: string } {
 }
 
 /** Write via a temporary file and a rename, so a killed run never leaves a partial file under the final name. */
-function writeAtomically(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+const writeAtomically = writeFileAtomic;
 
 /** Store a set (images first, header last: the header's presence marks a complete entry). */
 export function writeAdversarialSet(dir: string, key: string, set: AmunAdversarialSet): void {
