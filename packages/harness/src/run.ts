@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { initBackend, type BackendName, type BackendInfo } from '@lethe/runtime';
+import { removeStaleTemporaries } from '@lethe/runtime/files';
 import { defaultDataDir } from '@lethe/datasets';
 import type { BenchmarkConfig } from './config.js';
 import { planBenchmark, type Plan } from './plan.js';
@@ -124,6 +125,9 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     log(`${status.awaitingSearch.length} cell(s) of ${labels.join(', ')} wait for their hyper-parameter search (the config sets tuning.required): run \`lethe tune\` on this config first; their models are still trained now`);
   }
   retireSupersededResults(options.resultsDir, plan, log);
+  // temporary files a killed writer left behind are never read; on a full disk they keep it full
+  const stale = [...removeStaleTemporaries(cacheDir), ...removeStaleTemporaries(path.join(options.resultsDir, config.name))];
+  if (stale.length > 0) log(`removed ${stale.length} temporary file(s) left by processes that are gone (e.g. ${stale[0]})`);
 
   const keyOf = jobKey;
   const jobs = jobGraph(plan);

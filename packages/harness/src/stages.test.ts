@@ -155,7 +155,12 @@ test('time limit: a run stops before a job that would overrun, loses nothing, an
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-limit-'));
   const config = parseBenchmarkConfig(base);
   const options = { resultsDir: path.join(root, 'results'), cacheDir: path.join(root, 'cache'), backend: 'wasm' as const, log: () => {}, interactive: false, data: syntheticData() };
+  // a temporary file of a writer that is gone (killed between write and rename) is cleaned up on start
+  fs.mkdirSync(options.cacheDir, { recursive: true });
+  const leftover = path.join(options.cacheDir, `abc.outputs.bin.tmp-${2 ** 22 + 99}`);
+  fs.writeFileSync(leftover, 'half');
   const stopped = await runBenchmark(config, { ...options, timeLimitSeconds: 1e-6 });
+  assert.equal(fs.existsSync(leftover), false);
   assert.equal(stopped.stoppedByTimeLimit, true);
   assert.equal(stopped.remaining, 2);
   assert.deepEqual(stopped.trained, []);
