@@ -40,6 +40,13 @@ test('errors name the field and the reason', () => {
   assert.throws(() => parseBenchmarkConfig(withChange((c) => ((c.dataset as Record<string, unknown>).trainSubset = 60000))), /trainSubset is 60000, but CIFAR-10 has 50000/);
 });
 
+test('strings that become paths are checked: a label cannot leave the results directory', () => {
+  for (const label of ['../../etc/evil', 'a/b', 'x..y', '', 'a\\b', 'é']) {
+    assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.methods = [{ name: 'finetune', label }]))), /methods\[0\]\.label/, JSON.stringify(label));
+  }
+  assert.equal(parseBenchmarkConfig(withChange((c) => (c.methods = [{ name: 'finetune', label: 'finetune-lr0.05+x' }]))).methods[0]!.label, 'finetune-lr0.05+x');
+});
+
 test('method errors name the entry, the method and the bad hyper-parameter', () => {
   assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.methods = [{ name: 'amn' }]))), /methods\[0\] \(amn\): unknown unlearner 'amn'; known: .*finetune/);
   assert.throws(

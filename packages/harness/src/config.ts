@@ -46,8 +46,15 @@ const forgetSetSchema = z
 const methodSchema = z
   .object({
     name: z.string().min(1),
-    /** shown in tables instead of the name, to tell two settings of one method apart */
-    label: z.string().min(1).optional(),
+    /**
+     * shown in tables instead of the name, to tell two settings of one method apart; part of the result file's name,
+     * so limited to characters safe in a path (no separators, no "..")
+     */
+    label: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$/, 'use 1 to 80 letters, digits, ".", "_", "+" and "-", starting with a letter or digit (the label names result files)')
+      .refine((l) => !l.includes('..'), 'must not contain ".." (the label names result files)')
+      .optional(),
     hyperParameters: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
