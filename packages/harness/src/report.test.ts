@@ -36,6 +36,11 @@ test('the reproduction table: mean ± 95% t half-width per metric, Avg Gap as th
   assert.match(markdown, /\| FT AUC \(rmia online, K=8\) \|/);
   assert.match(markdown, /\| finetune \| 3 \| 94\.00 ± 4\.97 \| 99\.00 ± 0\.00 \|/);
   assert.match(markdown, /\| 2\.00 \|/);
+  // the original model (UA 100, RA 100, TA 91, no MIA recorded) against the gold model: no MIA, so no gap over it
+  assert.doesNotMatch(markdown, /\(original, before unlearning\)/);
+  const withMia = runs.map((r) => ({ ...r, original: { ...r.original, MIA: 56 } }));
+  // (|100 - 90| + |100 - 100| + |91 - 90| + |56 - 50|) / 4 = 4.25, over the 3 distinct original models
+  assert.match(reproductionTable(withMia, 'repro').markdown, /\| \(original, before unlearning\) \| 3 \| 100\.00 ± 0\.00 \| 100\.00 ± 0\.00 \| 91\.00 ± 0\.00 \| 56\.00 ± 0\.00 \| - \| 4\.25 \|/);
   assert.throws(() => reproductionTable(runs, 'other'), /no results of benchmark 'other'; benchmarks found: repro/);
 });
 

@@ -1,5 +1,5 @@
-import { kendallTau, type MeanSummary } from '@lethe/metrics';
-import { rocAttackOf, type CellResult } from './results.js';
+import { gapOfMeans, kendallTau, meanConfidenceInterval, type MeanSummary } from '@lethe/metrics';
+import { rocAttackOf, seedsOf, type CellResult } from './results.js';
 import { summarizeAcrossSeeds, type SummaryRow } from './summary.js';
 
 /**
@@ -95,6 +95,23 @@ export function reproductionTable(results: readonly CellResult[], benchmark: str
     );
   }
   const over = summary[0]?.avgGap.over ?? [];
+  // the model before unlearning, once per (original, forget-set draw): how far "doing nothing" is from retraining
+  const groups = new Map<string, CellResult>();
+  for (const r of own) {
+    const s = seedsOf(r);
+    groups.set(`${r.cell.forgetSet}/${s.original}/${s.forgetSet}`, r);
+  }
+  const originals = [...groups.values()];
+  if (originals.length > 0 && over.length > 0 && originals.every((r) => over.every((k) => Number.isFinite((r.original as unknown as Record<string, number>)[k]) && Number.isFinite((r.gold as unknown as Record<string, number>)[k])))) {
+    const runs = originals.map((r) => r.original as unknown as Record<string, number>);
+    const mean = (key: string): string => {
+      const values = runs.map((v) => v[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      return values.length ? ci(meanConfidenceInterval(values)) : '-';
+    };
+    const efficacy = originals.map((r) => r.original.mia?.efficacy).filter((v): v is number => typeof v === 'number');
+    const gap = gapOfMeans(runs, originals.map((r) => r.gold as unknown as Record<string, number>), over).avgGap;
+    lines.push(`| (original, before unlearning) | ${originals.length} | ${mean('UA')} | ${mean('RA')} | ${mean('TA')} | ${mean('MIA')} | ${efficacy.length ? ci(meanConfidenceInterval(efficacy)) : '-'} | ${gap.toFixed(2)} | | | |`);
+  }
   lines.push('', `Mean ± half-width of the 95% Student-t interval over the runs. Avg Gap: the gap of the means over ${over.join(', ')} (no interval: see avgGapAcrossRuns); mean run gap: the mean of the runs' own gaps. x retrain: the method's wall time over retraining's, on the same backend.`);
   return { markdown: lines.join('\n'), summary };
 }
