@@ -26,8 +26,6 @@ export function gapMetricsFor(config: BenchmarkConfig): string[] {
   return config.evaluation.mia.attacks.length > 0 ? [...GAP_METRICS, 'MIA'] : [...GAP_METRICS];
 }
 
-/** Metrics of every unlearned model beside UA/RA/TA (see @lethe/metrics for their definitions). */
-export const COMPARISON_METRICS = ['FR', 'MRR', 'alignmentGap', 'activationDistance', 'klForget', 'klTest'] as const;
 
 /** What every stage of a run shares. */
 export interface RunContext {
@@ -43,7 +41,7 @@ export interface RunContext {
 }
 
 export interface ModelEvaluation {
-  /** every metric computed (GAP_METRICS, and COMPARISON_METRICS when asked) */
+  /** every metric computed (GAP_METRICS, and the others asked for) */
   values: Record<string, number>;
   mia: MembershipSummary | null;
   /** UA, RA, TA (and MIA) */

@@ -17,7 +17,7 @@ export { collectProvenance, gitCommit } from './provenance.js';
 export { ensureReferenceModel, loadReferenceModels, referencePoolData, referenceOutputsFile, groupReferenceSignals, referenceHalf, referencePool, halfMembership, type PreparedReferences, type ReferenceModelData, type ReferencePool } from './references.js';
 export { executeJobs, fileClaims, ownedJobs, parseShard, type Shard, type ClaimStore, type ExecuteOptions, type ExecuteResult } from './executor.js';
 export { avgGapAcrossRuns, commonGapMetrics, type AvgGapAcrossRuns } from './gap.js';
-export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
+export { summarizeAcrossSeeds, compareMethods, formatSummaryTable, metricValue, summaryMetricsOf, SUMMARY_METRICS, type SummaryRow, type SummaryMetric, type MethodComparison } from './summary.js';
 export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainRatioSkip, type UnlearnTime, type RetrainTime } from './timing.js';
 export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report.js';
 export { runJobFilter } from './run.js';

@@ -2,6 +2,7 @@ import type { BackendInfo } from '@lethe/runtime';
 import type { ImageDataset } from '@lethe/datasets';
 import type { Model } from '@lethe/models';
 import { getUnlearner } from '@lethe/core';
+import { reportedMetrics } from '@lethe/metrics';
 import type { Plan, PlannedCell, PlannedGroup } from './plan.js';
 import { createPhaseProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
@@ -10,7 +11,7 @@ import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { ensureReferenceModel, loadReferenceModels, referencePoolData } from './references.js';
 import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from './spd-gan.js';
 import { loadBenchmarkData, prepareData, type BenchmarkData } from './data.js';
-import { COMPARISON_METRICS, GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
+import { GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from './group.js';
 import path from 'node:path';
 import { jobGraph, type Job } from './jobs.js';
 import { fileClaims } from './executor.js';
@@ -180,7 +181,9 @@ export async function runCell(
     progress.stop();
   }
   const isGold = model === open.gold.model;
-  const evaluation = await open.evaluate(model, [...GAP_METRICS, ...COMPARISON_METRICS]);
+  // the registry's reported metrics, stored by name: adding one needs no edit here
+  const reported = reportedMetrics().map((m) => m.name);
+  const evaluation = await open.evaluate(model, [...GAP_METRICS, ...reported]);
   const { values, metrics } = evaluation;
   const mia = isGold ? open.goldMia : evaluation.mia;
   if (!isGold) {
@@ -229,12 +232,7 @@ export async function runCell(
       ...metrics,
       avgGap: open.avgGapOf(metrics),
       avgGapOver: [...gapMetrics],
-      FR: finiteOrNull(values.FR),
-      MRR: finiteOrNull(values.MRR),
-      alignmentGap: values.alignmentGap!,
-      activationDistance: values.activationDistance!,
-      klForget: values.klForget!,
-      klTest: values.klTest!,
+      ...Object.fromEntries(reported.map((name) => [name, finiteOrNull(values[name])])),
     },
     ...(mia ? { mia: miaResult(mia) } : {}),
     ...(spdResult ? { spdGan: spdResult } : {}),

@@ -136,6 +136,8 @@ export interface CellResult {
     /** mean KL(gold || this) of the output distributions on D_f and on D_t, nats */
     klForget?: number;
     klTest?: number;
+    /** every other metric registered with `reported: true`, by its registry name (null where undefined) */
+    [metric: string]: number | null | string[] | undefined;
   };
   /** membership inference on the unlearned model */
   mia?: MiaResult;

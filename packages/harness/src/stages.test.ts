@@ -334,3 +334,26 @@ test('normalize: false: the model sees raw [0, 1] pixels, so AMUN\'s L2 radius i
   a.dispose();
   b.dispose();
 });
+
+test('a metric registered with reported: true lands in every result file and summary by name, with no other edit', async () => {
+  const { registerMetric } = await import('@lethe/metrics');
+  // a throwaway metric: the share of the forget set the model gets right, in [0, 1] (UA / 100, computed on its own)
+  registerMetric({
+    name: 'test-forget-hit-rate',
+    description: 'test double: UA as a fraction',
+    unit: 'ratio',
+    reported: true,
+    compute: async (c) => {
+      const { correctness } = await import('@lethe/metrics');
+      const hits = await correctness(c.model, c.train, c.forget);
+      return hits.reduce((s, v) => s + v, 0) / hits.length;
+    },
+  });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-metric-'));
+  const summary = await runBenchmark(parseBenchmarkConfig(base), { resultsDir: path.join(root, 'results'), cacheDir: path.join(root, 'cache'), backend: 'wasm', log: () => {}, interactive: false, data: syntheticData() });
+  for (const r of summary.results) assert.ok(Math.abs((r.metrics['test-forget-hit-rate'] as number) - r.metrics.UA / 100) < 1e-12, r.cell.method);
+  const { summarizeAcrossSeeds } = await import('./index.js');
+  const row = summarizeAcrossSeeds(summary.results).find((s) => s.label === 'finetune')!;
+  assert.ok(Math.abs(row.metrics['test-forget-hit-rate']!.mean - summary.results.find((r) => r.cell.method === 'finetune')!.metrics.UA / 100) < 1e-12);
+  fs.rmSync(root, { recursive: true });
+});

@@ -14,7 +14,19 @@ import { seedsOf, type CellResult, type CellSeeds } from './results.js';
  * gap", not the Avg Gap of a multi-run row, which is the gap of the means (SummaryRow.avgGap).
  */
 export const SUMMARY_METRICS = ['UA', 'RA', 'TA', 'MIA', 'runGap', 'ftAuc', 'tprAt1Fpr', 'efficacy', 'FR', 'MRR', 'alignmentGap', 'activationDistance', 'klForget', 'klTest', 'unlearnSeconds', 'relativeToRetrain'] as const;
-export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
+/** A built-in summary metric, or any other number a result's `metrics` holds by name (a registered metric). */
+export type SummaryMetric = (typeof SUMMARY_METRICS)[number] | (string & {});
+
+/**
+ * The metrics to summarise over some results: the built-in ones, then every other number their `metrics` hold (a
+ * metric registered with `reported: true` lands there by name, so summaries, tables and reports need no edit for it).
+ */
+export function summaryMetricsOf(results: readonly CellResult[]): SummaryMetric[] {
+  const extra = new Set<string>();
+  const builtIn = new Set<string>([...SUMMARY_METRICS, 'avgGap']);
+  for (const r of results) for (const [k, v] of Object.entries(r.metrics)) if (!builtIn.has(k) && (typeof v === 'number' || v === null)) extra.add(k);
+  return [...SUMMARY_METRICS, ...extra];
+}
 
 /** One number of a result, or null when the result does not have it (older files, MIA not run, ...). */
 export function metricValue(result: CellResult, metric: SummaryMetric): number | null {
@@ -23,17 +35,17 @@ export function metricValue(result: CellResult, metric: SummaryMetric): number |
     case 'ftAuc':
     case 'tprAt1Fpr':
     case 'efficacy':
-      value = result.mia?.[metric];
+      value = result.mia?.[metric as 'ftAuc' | 'tprAt1Fpr' | 'efficacy'];
       break;
     case 'unlearnSeconds':
     case 'relativeToRetrain':
-      value = result.timing[metric];
+      value = result.timing[metric as 'unlearnSeconds' | 'relativeToRetrain'];
       break;
     case 'runGap':
       value = result.metrics.avgGap;
       break;
     default:
-      value = result.metrics[metric];
+      value = (result.metrics as Record<string, unknown>)[metric] as number | null | undefined;
   }
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
@@ -70,7 +82,7 @@ export function summarizeAcrossSeeds(results: readonly CellResult[], level = 0.9
   return [...groups.values()].map((runs) => {
     const first = runs[0]!;
     const metrics: SummaryRow['metrics'] = {};
-    for (const metric of SUMMARY_METRICS) {
+    for (const metric of summaryMetricsOf(runs)) {
       const values = runs.map((r) => metricValue(r, metric)).filter((v): v is number => v !== null);
       if (values.length > 0) metrics[metric] = meanConfidenceInterval(values, level);
     }

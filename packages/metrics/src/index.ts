@@ -1,6 +1,6 @@
 export { correctness, accuracy, percentOf, EVAL_BATCH_SIZE } from './accuracy.js';
 export { avgGap, gapOfMeans, type GapOfMeans, type RunMetrics } from './gap.js';
-export { registerMetric, getMetric, listMetrics, evaluate, outputsOf, type MetricDefinition, type EvaluationContext } from './registry.js';
+export { registerMetric, getMetric, listMetrics, reportedMetrics, evaluate, outputsOf, type MetricDefinition, type EvaluationContext } from './registry.js';
 export { OutputCache, setSamples, type EvaluationSet, type EvaluationSets } from './outputs.js';
 export { forgettingRate, memoryRetentionRate, alignmentGap, activationDistance, meanKlDivergence } from './comparison.js';
 export { evaluateMembership, primaryAttack, type MembershipSettings, type MembershipSummary } from './membership.js';

@@ -26,6 +26,12 @@ export interface MetricDefinition {
   description: string;
   /** 'percent' values are 0-100, 'points' are differences of percentages */
   unit: 'percent' | 'points' | 'ratio' | 'seconds' | 'nats' | 'l2';
+  /**
+   * computed for every unlearned model of a benchmark and stored by name in its result file, from which summaries
+   * take it (a benchmark metric: adding one is this file's registration and nothing else). Metrics that need more
+   * than a model and the benchmark's sets (MIA, the SPD-GAN degree) are computed by their own stages.
+   */
+  reported?: boolean;
   compute(context: EvaluationContext): Promise<number>;
 }
 
@@ -41,6 +47,11 @@ export function getMetric(name: string): MetricDefinition {
 
 export function listMetrics(): MetricDefinition[] {
   return registry.list();
+}
+
+/** The metrics a benchmark computes for every unlearned model and stores in its result files, in registration order. */
+export function reportedMetrics(): MetricDefinition[] {
+  return registry.list().filter((m) => m.reported);
 }
 
 /** The outputs of the context's model, gold model or original model on one set (cached when the context has a cache). */
@@ -62,36 +73,42 @@ registerMetric({
   name: 'FR',
   description: 'forgetting rate (acc_before(D_f) - acc_after(D_f)) / acc_before(D_f), before = the original model (Zuo et al., arXiv 2401.04385)',
   unit: 'ratio',
+  reported: true,
   compute: async (c) => forgettingRate(await accuracyOf(c, 'original', 'forget', 'FR'), await accuracyOf(c, 'model', 'forget', 'FR')),
 });
 registerMetric({
   name: 'MRR',
   description: 'memory retention rate acc_after(D_r) / acc_before(D_r), before = the original model (Zuo et al., arXiv 2401.04385)',
   unit: 'ratio',
+  reported: true,
   compute: async (c) => memoryRetentionRate(await accuracyOf(c, 'original', 'retain', 'MRR'), await accuracyOf(c, 'model', 'retain', 'MRR')),
 });
 registerMetric({
   name: 'alignmentGap',
   description: "TMU's alignment gap |acc(D_f) - acc_gold(D_f)|, percentage points",
   unit: 'points',
+  reported: true,
   compute: async (c) => alignmentGap(await accuracyOf(c, 'model', 'forget', 'alignmentGap'), await accuracyOf(c, 'gold', 'forget', 'alignmentGap')),
 });
 registerMetric({
   name: 'activationDistance',
   description: "mean L2 distance between the model's and the gold model's output probabilities on D_f (Chundawat et al. 2023; TMU)",
   unit: 'l2',
+  reported: true,
   compute: async (c) => activationDistance(await outputsOf(c, 'model', 'forget', 'activationDistance'), await outputsOf(c, 'gold', 'forget', 'activationDistance')),
 });
 registerMetric({
   name: 'klForget',
   description: "mean KL(gold || model) of the output distributions on D_f, nats",
   unit: 'nats',
+  reported: true,
   compute: async (c) => meanKlDivergence(await outputsOf(c, 'gold', 'forget', 'klForget'), await outputsOf(c, 'model', 'forget', 'klForget')),
 });
 registerMetric({
   name: 'klTest',
   description: "mean KL(gold || model) of the output distributions on D_t, nats",
   unit: 'nats',
+  reported: true,
   compute: async (c) => meanKlDivergence(await outputsOf(c, 'gold', 'test', 'klTest'), await outputsOf(c, 'model', 'test', 'klTest')),
 });
 registerMetric({
