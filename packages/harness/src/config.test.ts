@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { parseBenchmarkConfig, readBenchmarkConfig, planBenchmark } from './index.js';
+import { readTuningRecord } from './tuning-record.js';
 
 const valid = {
   name: 'unit',
@@ -86,9 +87,17 @@ test('the plan: model cache keys depend only on what determines each model', () 
 test('every benchmark config shipped in benchmarks/ is valid', async () => {
   const { fileURLToPath } = await import('node:url');
   const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../benchmarks');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const json = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  // <config>.tuning.json beside a config is its hyper-parameter search record, not a config: it is checked against
+  // the record schema (readTuningRecord throws on an invalid one) and must belong to a shipped config
+  const records = json.filter((f) => f.endsWith('.tuning.json'));
+  const files = json.filter((f) => !f.endsWith('.tuning.json'));
   assert.ok(files.includes('smoke.json'));
   for (const f of files) readBenchmarkConfig(path.join(dir, f));
+  for (const r of records) {
+    assert.ok(files.includes(r.replace(/\.tuning\.json$/, '.json')), `${r} has no config beside it`);
+    assert.ok(readTuningRecord(path.join(dir, r)), r);
+  }
 });
 
 test('membership inference settings: SVC only by default, attacks validated, options resolved, reference models planned', () => {
