@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { RESULT_SCHEMA, type CellResult } from './results.js';
+import { RESULT_SCHEMA, type CellResult } from '../results/results.js';
 import { compareMethods, formatSummaryTable, metricValue, summarizeAcrossSeeds } from './summary.js';
 import { formatResultsTable } from './table.js';
 

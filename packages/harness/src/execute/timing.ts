@@ -1,4 +1,4 @@
-import type { CellResult } from './results.js';
+import type { CellResult } from '../results/results.js';
 
 /** The unlearning side of x retrain: the method's wall time and the backend it was measured on (null = unknown). */
 export interface UnlearnTime {

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Job, JobKind } from './jobs.js';
+import type { Job, JobKind } from '../plan/jobs.js';
 import { formatDuration, type TimeBudget } from './budget.js';
 
 /**

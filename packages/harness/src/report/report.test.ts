@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { RESULT_SCHEMA, type CellResult } from './results.js';
+import { RESULT_SCHEMA, type CellResult } from '../results/results.js';
 import { AMUN_TABLE1_RANDOM10, compareRanks, rankComparisonMarkdown, ranksOf, reproductionTable } from './report.js';
 
 /** A result whose UA, RA, TA and MIA are given, against a gold model with UA 90, RA 100, TA 90, MIA 50. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { trainedOn } from './cache.js';
+import { trainedOn } from '../prepare/cache.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 
 test('x retrain: not computed when the gold model was trained on another backend; the gold backend is named', () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { executeJobs, fileClaims, ownedJobs, parseShard, TimeBudget, parseBenchmarkConfig, runBenchmark, tuneBenchmark, readTuningRecord, loadResults, type Job, type JobKind, type BenchmarkData } from './index.js';
+import { executeJobs, fileClaims, ownedJobs, parseShard, TimeBudget, parseBenchmarkConfig, runBenchmark, tuneBenchmark, readTuningRecord, loadResults, type Job, type JobKind, type BenchmarkData } from '../index.js';
 
 const job = (id: string, kind: JobKind, deps: string[] = []): Job => ({ id, kind, title: id, deps, workload: { trainImages: 0, inferenceImages: 0 }, timeClass: kind });
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeJsonAtomic } from './cache.js';
-import { contentHash } from './hash.js';
+import { writeJsonAtomic } from '@lethe/runtime/files';
+import { contentHash } from '../config/hash.js';
 
 /**
  * The search record `lethe tune` writes beside a config (`<config>.tuning.json`): per method and forget set, every

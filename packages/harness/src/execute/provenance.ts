@@ -4,7 +4,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from '@lethe/runtime';
-import type { Provenance } from './results.js';
+import type { Provenance } from '../results/results.js';
 
 const require = createRequire(import.meta.url);
 

@@ -3,14 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model, type ModelSpec } from '@lethe/models';
 import { trainLoop, type Batch } from '@lethe/core';
 import { Rng } from '@lethe/runtime';
-import type { Plan } from './plan.js';
-import { modelCached } from './cache.js';
-import { referenceOutputsFile } from './references.js';
-import { spdGanKeys } from './spd-gan.js';
-import { readExistingResult, resultFilePath } from './result-files.js';
+import type { Plan } from '../plan/plan.js';
+import { modelCached } from '../prepare/cache.js';
+import { referenceOutputsFile } from '../prepare/references.js';
+import { spdGanKeys } from '../prepare/spd-gan.js';
+import { readExistingResult, resultFilePath } from '../results/result-files.js';
 import { formatDuration } from './budget.js';
-import type { Job, JobKind } from './jobs.js';
-import type { TuningRecord } from './tuning-record.js';
+import type { Job, JobKind } from '../plan/jobs.js';
+import type { TuningRecord } from '../plan/tuning-record.js';
 
 /** Images per second of one training step (forward + backward + SGD update) and of one inference pass. */
 export interface Throughput {

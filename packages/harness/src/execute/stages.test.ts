@@ -27,7 +27,7 @@ import {
   seedsOf,
   formatResultsTable,
   type BenchmarkData,
-} from './index.js';
+} from '../index.js';
 
 /** The harness's stages: seeds, holdout, reference data, time limits, the job graph, and the search. */
 
@@ -352,7 +352,7 @@ test('a metric registered with reported: true lands in every result file and sum
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-metric-'));
   const summary = await runBenchmark(parseBenchmarkConfig(base), { resultsDir: path.join(root, 'results'), cacheDir: path.join(root, 'cache'), backend: 'wasm', log: () => {}, interactive: false, data: syntheticData() });
   for (const r of summary.results) assert.ok(Math.abs((r.metrics['test-forget-hit-rate'] as number) - r.metrics.UA / 100) < 1e-12, r.cell.method);
-  const { summarizeAcrossSeeds } = await import('./index.js');
+  const { summarizeAcrossSeeds } = await import('../index.js');
   const row = summarizeAcrossSeeds(summary.results).find((s) => s.label === 'finetune')!;
   assert.ok(Math.abs(row.metrics['test-forget-hit-rate']!.mean - summary.results.find((r) => r.cell.method === 'finetune')!.metrics.UA / 100) < 1e-12);
   fs.rmSync(root, { recursive: true });

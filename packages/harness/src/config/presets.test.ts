@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readBenchmarkConfig, planBenchmark, seedTriples, searchPlan, type BenchmarkConfig } from './index.js';
+import { readBenchmarkConfig, planBenchmark, seedTriples, searchPlan, type BenchmarkConfig } from '../index.js';
 
 /**
  * The paper presets against the papers' values, field by field. Every expected value below is a fact recorded in
  * ../shared/REFERENCE.md (quoted beside it); a preset that drifts from its paper fails here.
  */
-const benchmarks = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../benchmarks');
+const benchmarks = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../benchmarks');
 const preset = (name: string): BenchmarkConfig => readBenchmarkConfig(path.join(benchmarks, `${name}.json`));
 
 const AMUN = {

@@ -1,7 +1,7 @@
 import { Rng, combineSeeds } from '@lethe/runtime';
 import { getDataset, subset, defaultDataDir, type ImageDataset } from '@lethe/datasets';
-import type { BenchmarkConfig } from './config.js';
-import type { PlannedGroup } from './plan.js';
+import type { BenchmarkConfig } from '../config/config.js';
+import type { PlannedGroup } from '../plan/plan.js';
 
 /** Stage 3a: the data of a run. */
 export interface BenchmarkData {

@@ -1,18 +1,18 @@
 import path from 'node:path';
 import { initBackend, Rng, combineSeeds, type BackendName, type BackendInfo } from '@lethe/runtime';
 import { getUnlearner, resolveHyperParameters } from '@lethe/core';
-import type { BenchmarkConfig, SearchSpace } from './config.js';
-import { planBenchmark, type Plan, type PlannedSearch } from './plan.js';
-import { createPhaseProgress } from './progress.js';
-import type { BenchmarkData } from './data.js';
-import { gapMetricsFor, type OpenGroup } from './group.js';
-import { jobGraph } from './jobs.js';
+import type { BenchmarkConfig, SearchSpace } from '../config/config.js';
+import { planBenchmark, type Plan, type PlannedSearch } from '../plan/plan.js';
+import { createPhaseProgress } from '../prepare/progress.js';
+import type { BenchmarkData } from '../prepare/data.js';
+import { gapMetricsFor, type OpenGroup } from '../prepare/group.js';
+import { jobGraph } from '../plan/jobs.js';
 import { JobRunner, jobKey } from './job-runner.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { jobDone } from './estimate.js';
 import { TimeBudget, formatDuration } from './budget.js';
 import { defaultCacheDir } from './run.js';
-import { TUNING_SCHEMA, readTuningRecord, updateTuningRecord, type MethodSearch, type TuningCandidate, type TuningRecord } from './tuning-record.js';
+import { TUNING_SCHEMA, readTuningRecord, updateTuningRecord, type MethodSearch, type TuningCandidate, type TuningRecord } from '../plan/tuning-record.js';
 
 /**
  * `lethe tune`: the hyper-parameter search the papers use to pick each method's learning rate (AMUN searches it in

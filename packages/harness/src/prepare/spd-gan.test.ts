@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { parseBenchmarkConfig, planBenchmark, runBenchmark, formatResultsTable, type BenchmarkData } from './index.js';
+import { parseBenchmarkConfig, planBenchmark, runBenchmark, formatResultsTable, type BenchmarkData } from '../index.js';
 
 const base = {
   name: 'spd-e2e',

@@ -1,8 +1,8 @@
 import { NETWORK_REVISION, type ModelSpec } from '@lethe/models';
 import { getUnlearner, type TrainingRecipe, type Setting } from '@lethe/core';
 import { getDataset } from '@lethe/datasets';
-import { needsReferenceModels, seedTriples, type BenchmarkConfig, type SeedTriple } from './config.js';
-import { contentHash } from './hash.js';
+import { needsReferenceModels, seedTriples, type BenchmarkConfig, type SeedTriple } from '../config/config.js';
+import { contentHash } from '../config/hash.js';
 import { chosenHyperParameters, searchEntryId, searchKeyOf, type TuningRecord, type HyperParameterSource } from './tuning-record.js';
 
 /**

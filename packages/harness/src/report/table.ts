@@ -1,4 +1,4 @@
-import { rocAttackOf, seedsOf, type CellResult } from './results.js';
+import { rocAttackOf, seedsOf, type CellResult } from '../results/results.js';
 import { summarizeAcrossSeeds, formatSummaryTable } from './summary.js';
 
 function fmt(value: number | null | undefined, digits = 2): string {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Plan, PlannedCell } from './plan.js';
+import type { Plan, PlannedCell } from '../plan/plan.js';
 import { RESULT_SCHEMA, SUPERSEDED_DIR, type CellResult } from './results.js';
 
 /** Result files on disk: where a cell's file is, whether it holds the cell's result, which cells are done. */

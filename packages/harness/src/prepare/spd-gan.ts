@@ -5,11 +5,11 @@ import type { Model } from '@lethe/models';
 import { trainFromScratch } from '@lethe/core';
 import { modelOutputs } from '@lethe/attacks';
 import { trainSpdGan, perturbedDataset, saveSpdGenerator, loadSpdGenerator, accuracyAndConfidence, SPD_GENERATOR_FORMAT, type SpdGenerator } from '@lethe/metrics';
-import type { SpdGanConfig } from './config.js';
-import type { Plan, PlannedGroup } from './plan.js';
-import type { SpdGanResult } from './results.js';
+import type { SpdGanConfig } from '../config/config.js';
+import type { Plan, PlannedGroup } from '../plan/plan.js';
+import type { SpdGanResult } from '../results/results.js';
 import { cachedModel } from './cache.js';
-import { contentHash } from './hash.js';
+import { contentHash } from '../config/hash.js';
 
 /**
  * The SPD-GAN part of a group (opt-in by `evaluation.spdGan`): the generator (cached per data set, forget set,

@@ -3,12 +3,12 @@ import type { Model } from '@lethe/models';
 import { retrainFromScratch, trainFromScratch, type UnlearningTask } from '@lethe/core';
 import { evaluate, avgGap, evaluateMembership, primaryAttack, OutputCache, type EvaluationContext, type MembershipSettings, type MembershipSummary } from '@lethe/metrics';
 import type { ReferenceModelSignals } from '@lethe/attacks';
-import type { BenchmarkConfig } from './config.js';
-import type { Plan, PlannedGroup } from './plan.js';
+import type { BenchmarkConfig } from '../config/config.js';
+import type { Plan, PlannedGroup } from '../plan/plan.js';
 import type { PreparedData } from './data.js';
 import { drawForgetSet } from './data.js';
 import { createPhaseProgress, type PhaseProgress } from './progress.js';
-import { rocAttackOf, type AccuracyMetrics, type BaselineModelMetrics, type MiaResult } from './results.js';
+import { rocAttackOf, type AccuracyMetrics, type BaselineModelMetrics, type MiaResult } from '../results/results.js';
 import { cachedModel, type CachedModel } from './cache.js';
 import { groupReferenceSignals, type PreparedReferences } from './references.js';
 

@@ -6,7 +6,7 @@ import test from 'node:test';
 import { z } from 'zod';
 import { registerUnlearner } from '@lethe/core';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, loadResults, resultFilePath, seedsOf, type BenchmarkData } from './index.js';
+import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, loadResults, resultFilePath, seedsOf, type BenchmarkData } from '../index.js';
 
 const config = parseBenchmarkConfig({
   name: 'e2e',

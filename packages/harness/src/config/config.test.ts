@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { parseBenchmarkConfig, readBenchmarkConfig, planBenchmark } from './index.js';
-import { readTuningRecord } from './tuning-record.js';
+import { parseBenchmarkConfig, readBenchmarkConfig, planBenchmark } from '../index.js';
+import { readTuningRecord } from '../plan/tuning-record.js';
 
 const valid = {
   name: 'unit',
@@ -86,7 +86,7 @@ test('the plan: model cache keys depend only on what determines each model', () 
 
 test('every benchmark config shipped in benchmarks/ is valid', async () => {
   const { fileURLToPath } = await import('node:url');
-  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../benchmarks');
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../benchmarks');
   const json = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
   // <config>.tuning.json beside a config is its hyper-parameter search record, not a config: it is checked against
   // the record schema (readTuningRecord throws on an invalid one) and must belong to a shipped config

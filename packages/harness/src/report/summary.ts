@@ -1,6 +1,6 @@
 import { meanConfidenceInterval, pairedTTest, type MeanSummary, type PairedTTest } from '@lethe/metrics';
-import { avgGapAcrossRuns, type AvgGapAcrossRuns } from './gap.js';
-import { seedsOf, type CellResult, type CellSeeds } from './results.js';
+import { avgGapAcrossRuns, type AvgGapAcrossRuns } from '../results/gap.js';
+import { seedsOf, type CellResult, type CellSeeds } from '../results/results.js';
 
 /**
  * Statistics across seeds over result files: each (benchmark, setting, method label, forget set) summarised over

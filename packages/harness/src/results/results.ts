@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { HyperParameterSource } from './tuning-record.js';
+import type { HyperParameterSource } from '../plan/tuning-record.js';
 
 /**
  * One result file = one cell of a benchmark plan (method x setting x forget set x seed).

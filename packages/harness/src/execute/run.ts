@@ -2,20 +2,20 @@ import path from 'node:path';
 import { initBackend, type BackendName, type BackendInfo } from '@lethe/runtime';
 import { removeStaleTemporaries } from '@lethe/runtime/files';
 import { defaultDataDir } from '@lethe/datasets';
-import type { BenchmarkConfig } from './config.js';
-import { planBenchmark, type Plan } from './plan.js';
-import { cellStatus, resultFilePath, retireSupersededResults } from './result-files.js';
-import type { CellResult } from './results.js';
-import { writeJsonAtomic } from './cache.js';
-import type { BenchmarkData } from './data.js';
+import type { BenchmarkConfig } from '../config/config.js';
+import { planBenchmark, type Plan } from '../plan/plan.js';
+import { cellStatus, resultFilePath, retireSupersededResults } from '../results/result-files.js';
+import type { CellResult } from '../results/results.js';
+import { writeJsonAtomic } from '../prepare/cache.js';
+import type { BenchmarkData } from '../prepare/data.js';
 import { TimeBudget } from './budget.js';
-import { jobGraph, type Job } from './jobs.js';
+import { jobGraph, type Job } from '../plan/jobs.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { JobRunner, jobKey, type CellFailure } from './job-runner.js';
 import { jobDone } from './estimate.js';
-import type { TuningRecord } from './tuning-record.js';
+import type { TuningRecord } from '../plan/tuning-record.js';
 
-export { GAP_METRICS, gapMetricsFor } from './group.js';
+export { GAP_METRICS, gapMetricsFor } from '../prepare/group.js';
 
 export interface RunOptions {
   /** where result files go: <resultsDir>/<benchmark name>/ */

@@ -3,7 +3,7 @@ import { Rng, combineSeeds } from '@lethe/runtime';
 import { concatDatasets, type ImageDataset } from '@lethe/datasets';
 import { trainFromScratch } from '@lethe/core';
 import { modelOutputs, sampleSignals, selectOutputs, selectSignals, type ModelOutputs, type ReferenceModelSignals, type SampleSignals } from '@lethe/attacks';
-import type { Plan, PlannedReference } from './plan.js';
+import type { Plan, PlannedReference } from '../plan/plan.js';
 import type { PreparedData } from './data.js';
 import { cachedModel } from './cache.js';
 import { createPhaseProgress } from './progress.js';

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Plan } from './plan.js';
-import type { Job } from './jobs.js';
+import type { Plan } from '../plan/plan.js';
+import type { Job } from '../plan/jobs.js';
 
 /**
  * The Slurm executor: a benchmark's pending jobs as one job array per stage (models, then searches or cells), each

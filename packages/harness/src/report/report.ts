@@ -1,5 +1,5 @@
 import { gapOfMeans, kendallTau, meanConfidenceInterval, type MeanSummary } from '@lethe/metrics';
-import { rocAttackOf, seedsOf, type CellResult } from './results.js';
+import { rocAttackOf, seedsOf, type CellResult } from '../results/results.js';
 import { summarizeAcrossSeeds, type SummaryRow } from './summary.js';
 
 /**
