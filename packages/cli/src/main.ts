@@ -33,6 +33,9 @@ import {
   slurmStages,
   submitSlurm,
   queuedStages,
+  exportCheckpoints,
+  importCheckpoints,
+  type CheckpointCopy,
   type Shard,
   type Plan,
   type Job,
@@ -392,6 +395,33 @@ program
       console.log(`${''.padEnd(22)} paper: ${u.paper}; settings: ${u.settings.join(', ')}`);
     }
   });
+
+const cache = program.command('cache').description("the trained-model cache: checkpoints to carry a benchmark's models to another machine");
+function cacheCommand(verb: 'export' | 'import', description: string): void {
+  cache
+    .command(verb)
+    .description(description)
+    .argument('<config>', 'benchmark config JSON (its plan names the models)')
+    .argument('<dir>', 'checkpoint directory (one <key>/ folder per model, as in the cache)')
+    .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+    .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
+    .action((configPath: string, dir: string, opts: { cacheDir?: string; tuning?: string }) => {
+      const file = fromUser(configPath);
+      const config = readBenchmarkConfig(file);
+      const tuning = config.tuning ? readTuningRecord(opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file)) : null;
+      const plan = planBenchmark(config, { tuning });
+      const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
+      const checkpoints = fromUser(dir);
+      const result: CheckpointCopy = verb === 'export' ? exportCheckpoints(plan, cacheDir, checkpoints) : importCheckpoints(plan, checkpoints, cacheDir);
+      for (const { key, reason } of result.refused) log(`refused ${key}: ${reason}`);
+      const where = verb === 'export' ? `into ${checkpoints}` : `into ${cacheDir}`;
+      console.log(`${config.name}: ${result.copied.length} model(s) copied ${where}, ${result.present.length} already there, ${result.missing.length} not trained yet, ${result.refused.length} refused`);
+      for (const key of result.copied) console.log(`  ${key}`);
+      if (result.refused.length > 0) process.exitCode = 1;
+    });
+}
+cacheCommand('export', "copy the config's trained models from the cache into a checkpoint directory (only those missing there)");
+cacheCommand('import', "copy a checkpoint directory's models of the config into the cache (only those missing there), each checked: the config's model spec and weights matching their SHA-256");
 
 const leaderboard = program.command('leaderboard').description('the static leaderboard site');
 leaderboard

@@ -22,4 +22,5 @@ export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainR
 export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report/report.js';
 export { runJobFilter } from './execute/run.js';
 export { JobRunner, runJobById, jobKey, type SingleJobOptions } from './execute/job-runner.js';
+export { exportCheckpoints, importCheckpoints, plannedModelKeys, checkpointProblem, type CheckpointCopy } from './prepare/checkpoints.js';
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';

@@ -1,0 +1,105 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isSavedModel } from '@lethe/models';
+import { stableStringify } from '../config/hash.js';
+import { jobGraph, type JobKind } from '../plan/jobs.js';
+import type { Plan } from '../plan/plan.js';
+
+/**
+ * A checkpoint directory: the trained models of a benchmark's plan (originals, gold, validation-gold, reference and
+ * SPD originals), copied out of the model cache so that a long run can continue on another machine (or on this one
+ * after its cache is gone) without training them again. `benchmarks/run-part.sh` exports into
+ * `benchmarks/checkpoints/<benchmark>/` and commits as models finish, and imports from there before it starts.
+ *
+ * A checkpoint is one cache entry (`<key>/model.json` + `weights.bin`), copied as a whole by a rename, never half.
+ * On import each entry must belong to the plan (its key is one of the plan's model jobs), have the plan's model spec
+ * and weights whose SHA-256 matches its model.json; anything else is refused with the path and the reason.
+ */
+
+const MODEL_KINDS: ReadonlySet<JobKind> = new Set(['reference', 'original', 'gold', 'validation-gold', 'spd-original']);
+const ENTRY_FILES = ['model.json', 'weights.bin'] as const;
+
+/** The cache keys of every model the plan trains, with the kind of job that trains it. */
+export function plannedModelKeys(plan: Plan): Map<string, JobKind> {
+  const keys = new Map<string, JobKind>();
+  for (const job of jobGraph(plan)) {
+    if (MODEL_KINDS.has(job.kind)) keys.set(job.id.slice(job.id.indexOf(':') + 1), job.kind);
+  }
+  return keys;
+}
+
+export interface CheckpointCopy {
+  copied: string[];
+  present: string[];
+  missing: string[];
+  refused: { key: string; reason: string }[];
+}
+
+/** Why a saved entry cannot serve as the plan's model `key`, or null when it can. */
+export function checkpointProblem(plan: Plan, dir: string): string | null {
+  const jsonFile = path.join(dir, 'model.json');
+  const weightsFile = path.join(dir, 'weights.bin');
+  let json: { spec?: unknown; weightsSha256?: unknown };
+  try {
+    json = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as typeof json;
+  } catch (err) {
+    return `${jsonFile} is unreadable: ${(err as Error).message}`;
+  }
+  if (stableStringify(json.spec) !== stableStringify(plan.modelSpec)) {
+    return `${jsonFile} holds model spec ${JSON.stringify(json.spec)}, but the config's model is ${JSON.stringify(plan.modelSpec)}`;
+  }
+  if (!fs.existsSync(weightsFile)) return `${weightsFile} is missing`;
+  const sha = crypto.createHash('sha256').update(fs.readFileSync(weightsFile)).digest('hex');
+  if (sha !== json.weightsSha256) return `${weightsFile} has SHA-256 ${sha}, but its model.json records ${String(json.weightsSha256)}`;
+  return null;
+}
+
+/** Copy one entry's files into `<to>/<key>` through a temporary directory and a rename: readers never see half of it. */
+function copyEntry(from: string, toRoot: string, key: string): void {
+  fs.mkdirSync(toRoot, { recursive: true });
+  const staging = path.join(toRoot, `.${key}.tmp-${process.pid}`);
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging);
+  try {
+    for (const name of ENTRY_FILES) fs.copyFileSync(path.join(from, name), path.join(staging, name));
+    fs.renameSync(staging, path.join(toRoot, key));
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw new Error(`copying model ${key} from ${from} to ${toRoot} failed: ${(err as Error).message}`);
+  }
+}
+
+function copyPlanned(plan: Plan, fromRoot: string, toRoot: string): CheckpointCopy {
+  const out: CheckpointCopy = { copied: [], present: [], missing: [], refused: [] };
+  for (const key of plannedModelKeys(plan).keys()) {
+    const from = path.join(fromRoot, key);
+    if (isSavedModel(path.join(toRoot, key))) {
+      out.present.push(key);
+      continue;
+    }
+    if (!isSavedModel(from)) {
+      out.missing.push(key);
+      continue;
+    }
+    const problem = checkpointProblem(plan, from);
+    if (problem) {
+      out.refused.push({ key, reason: problem });
+      continue;
+    }
+    copyEntry(from, toRoot, key);
+    out.copied.push(key);
+  }
+  return out;
+}
+
+/** Copy the plan's finished models from the cache into a checkpoint directory (those not there yet). */
+export function exportCheckpoints(plan: Plan, cacheDir: string, checkpointDir: string): CheckpointCopy {
+  return copyPlanned(plan, cacheDir, checkpointDir);
+}
+
+/** Copy a checkpoint directory's models of the plan into the cache (those it lacks), each verified first. */
+export function importCheckpoints(plan: Plan, checkpointDir: string, cacheDir: string): CheckpointCopy {
+  if (!fs.existsSync(checkpointDir)) throw new Error(`checkpoint directory ${checkpointDir} does not exist (export one with \`lethe cache export <config> ${checkpointDir}\`)`);
+  return copyPlanned(plan, checkpointDir, cacheDir);
+}
