@@ -3,7 +3,7 @@ export { Sgd, type SgdConfig } from './training/sgd.js';
 export { learningRateAt, type LrSchedule } from './training/schedule.js';
 export { crossEntropy, perSampleCrossEntropy } from './training/loss.js';
 export { trainFromScratch, epochBatches, stepsPerEpoch, type TrainingRecipe, type EpochBatchOptions } from './training/recipe.js';
-export { SETTINGS, type Setting, type UnlearningTask, type UnlearnerDefinition, type TaskSizes, type Workload } from './unlearner.js';
+export { SETTINGS, type Setting, type UnlearningTask, type UnlearnerDefinition, type TaskSizes, type Workload, type ArtefactRequest, type ArtefactTask } from './unlearner.js';
 export { registerUnlearner, getUnlearner, listUnlearners, resolveHyperParameters } from './registry.js';
 export { builtInUnlearners } from './unlearners/index.js';
 export { retrainFromScratch } from './unlearners/retrain.js';
@@ -28,6 +28,8 @@ export {
   amun,
   runAmun,
   amunHyperParameters,
+  amunAdversarialArtefact,
+  amunWorkload,
   amunAttackOptions,
   amunAdversarialSet,
   adversarialDataset,

@@ -50,6 +50,26 @@ export interface Workload {
   inferenceImages: number;
 }
 
+/** What preparing an artefact is given: the original model, the data and the forget set of one group. */
+export type ArtefactTask = Pick<UnlearningTask, 'original' | 'train' | 'forget' | 'log' | 'onProgress'> & { cacheDir: string };
+
+/**
+ * Work a method needs that depends only on the original model, the forget set and some of its options, not on the
+ * hyper-parameters a search varies nor on the unlearning seed (AMUN's adversarial set is the first): a harness
+ * computes it once per original model and forget set, as a job of its own before the method's cells and searches, and
+ * the method then finds it in `task.cacheDir`.
+ */
+export interface ArtefactRequest {
+  /** what it is, e.g. 'amun-adversarial-set' (with `options`, it names the artefact of a group) */
+  name: string;
+  /** the options that determine it (JSON) */
+  options: Record<string, unknown>;
+  /** its work, for plans and time limits */
+  workload(sizes: TaskSizes): Workload;
+  /** compute it into `task.cacheDir`, or find it there */
+  prepare(task: ArtefactTask): Promise<void>;
+}
+
 export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<string, unknown>> {
   /** registry id, e.g. 'finetune' */
   name: string;
@@ -77,4 +97,6 @@ export interface UnlearnerDefinition<H extends Record<string, unknown> = Record<
    * harness assumes `epochs` passes over the data the setting allows (D_r and D_f, or D_f alone).
    */
   workload?(sizes: TaskSizes, hyperParameters: H): Workload;
+  /** Artefacts the method needs (computed once per original model and forget set, not in `workload`). Optional. */
+  artefacts?(hyperParameters: H): ArtefactRequest[];
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import * as tf from '@tensorflow/tfjs-core';
 import type { UnlearnerDefinition } from '../unlearner.js';
-import { amunHyperParameters, runAmun, amunWorkload } from './amun.js';
+import { amunHyperParameters, runAmun, amunWorkload, amunAdversarialArtefact } from './amun.js';
 import { saliencyMask } from './saliency.js';
 
 const hyperParameters = amunHyperParameters
@@ -28,6 +28,8 @@ export const amunSalun: UnlearnerDefinition<z.infer<typeof hyperParameters>> = {
     const w = amunWorkload(s, hp);
     return { trainImages: w.trainImages + s.forget, inferenceImages: w.inferenceImages };
   },
+  // the same adversarial set as AMUN's (same attack options, same original and forget set): computed once for both
+  artefacts: (hp) => [amunAdversarialArtefact(hp)],
   hyperParameters,
   async unlearn(task, hp) {
     const mask = await saliencyMask(task.original, task.train, task.forget, { fraction: hp.maskFraction, batchSize: hp.maskBatchSize ?? hp.batchSize });

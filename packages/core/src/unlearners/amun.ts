@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { combineSeeds } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
-import type { TaskSizes, UnlearnerDefinition, UnlearningTask, Workload } from '../unlearner.js';
+import type { ArtefactRequest, TaskSizes, UnlearnerDefinition, UnlearningTask, Workload } from '../unlearner.js';
 import { FINE_TUNE_SCHEDULES, fineTuneFields, fineTuneSchedule, trainCopy } from './common.js';
 import { mixedCount, mixedEpochBatches, type BatchSource } from './mixed-batches.js';
 import { adversarialDataset, describeAdversarialSet, type AmunAttackOptions } from './amun/adversarial-set.js';
@@ -103,14 +103,35 @@ export async function runAmun(task: UnlearningTask, hp: AmunHyperParameters, opt
 }
 
 /**
- * AMUN's work: the adversarial search (each forget sample a forward and backward pass per PGD step; samples stop at
- * their first misclassified iterate, so one radius of `attackSteps` steps per sample is a rough upper estimate of a
- * typical search, which is cached per original model and forget set and shared with AMUN+SalUn), then the epochs
- * over D_r ∪ D_f ∪ D_adv (or D_f ∪ D_adv).
+ * AMUN's adversarial set as an artefact: it depends on the original model, the forget samples and the attack
+ * options only (not on the learning rate a search varies, nor on the seed), so a harness computes it once per
+ * original model and forget set into the cache, where `runAmun` (and AMUN+SalUn, whose attack options are the same)
+ * finds it. Its work: each forget sample a forward and backward pass per PGD step; samples stop at their first
+ * misclassified iterate, so one radius of `attackSteps` steps per sample is a rough upper estimate of a typical search.
+ */
+export function amunAdversarialArtefact(hp: AmunHyperParameters): ArtefactRequest {
+  const options = amunAttackOptions(hp);
+  return {
+    name: 'amun-adversarial-set',
+    options: { ...options },
+    workload: (s) => ({ trainImages: s.forget * hp.attackSteps, inferenceImages: 0 }),
+    prepare: async (task) => {
+      const { key, source } = await cachedAmunAdversarialSet(task.original, task.train, task.forget, options, {
+        cacheDir: task.cacheDir,
+        onProgress: (p) => task.log(`amun-adversarial-set: adversarial examples ${p.done}/${p.total}`),
+      });
+      task.log(`amun-adversarial-set: ${key.slice(0, 12)} ${source === 'computed' ? 'computed' : `found (${source})`} in ${task.cacheDir}`);
+    },
+  };
+}
+
+/**
+ * AMUN's work besides its adversarial set (an artefact, `amunAdversarialArtefact`): the epochs over D_r ∪ D_f ∪ D_adv
+ * (or D_f ∪ D_adv).
  */
 export function amunWorkload(s: TaskSizes, hp: AmunHyperParameters): Workload {
   const own = s.forget + (s.setting === 'retain' ? s.retain : 0);
-  return { trainImages: s.forget * hp.attackSteps + hp.epochs * (own + s.forget), inferenceImages: 0 };
+  return { trainImages: hp.epochs * (own + s.forget), inferenceImages: 0 };
 }
 
 /**
@@ -133,6 +154,7 @@ export const amun: UnlearnerDefinition<AmunHyperParameters> = {
   paper: 'Ebrahimpour-Boroojeny et al., "AMUN: Adversarial Machine UNlearning", arXiv 2503.00917 (ICML 2025); defaults from Sec. 4-5 and the public code',
   settings: ['retain', 'forget-only'],
   workload: (s, hp) => amunWorkload(s, hp),
+  artefacts: (hp) => [amunAdversarialArtefact(hp)],
   hyperParameters: amunHyperParameters,
   unlearn: (task, hp) => runAmun(task, hp),
 };

@@ -22,9 +22,15 @@ test('workloads by hand: epochs x the data each pass reads', () => {
   // AMUN's code runs GA with a D_r pass first: 3 x (45,000 + 5,000); without it, 3 x 5,000
   assert.equal(of('gradient-ascent', { epochs: 3, retainPass: true }).trainImages, 150_000);
   assert.equal(of('gradient-ascent', { epochs: 3 }).trainImages, 15_000);
-  // AMUN: 50 PGD steps per forget sample (one radius), then 3 epochs over D_r ∪ D_f ∪ D_adv
-  assert.equal(of('amun', { epochs: 3 }).trainImages, 5000 * 50 + 3 * 55_000);
-  assert.equal(of('amun', { epochs: 3 }, { ...sizes, setting: 'forget-only' }).trainImages, 5000 * 50 + 3 * 10_000);
+  // AMUN: 3 epochs over D_r ∪ D_f ∪ D_adv; its adversarial search (50 PGD steps per forget sample, one radius) is
+  // an artefact of its own, shared with AMUN+SalUn and by every candidate of a search
+  assert.equal(of('amun', { epochs: 3 }).trainImages, 3 * 55_000);
+  assert.equal(of('amun', { epochs: 3 }, { ...sizes, setting: 'forget-only' }).trainImages, 3 * 10_000);
+  const artefacts = (name: string, hp: Record<string, unknown>) => getUnlearner(name).artefacts!(resolveHyperParameters(name, 'retain', hp) as never);
+  assert.deepEqual(artefacts('amun', { attackSteps: 20 }).map((a) => [a.name, a.workload(sizes).trainImages]), [['amun-adversarial-set', 5000 * 20]]);
+  // AMUN+SalUn asks for the same artefact (same name and options) as AMUN with the same attack, whatever its lr
+  assert.deepEqual(artefacts('amun-salun', { lr: 0.5 }).map((a) => [a.name, a.options]), artefacts('amun', { lr: 0.001 }).map((a) => [a.name, a.options]));
+  assert.notDeepEqual(artefacts('amun', { initialEps: 0.08 })[0]!.options, artefacts('amun', {})[0]!.options);
   // NegGrad+: max(352 retain steps of 128, 10 forget steps of 512) steps, each with one batch of each
   assert.equal(of('neggrad-plus', { epochs: 1 }).trainImages, 352 * (128 + 512));
 });

@@ -7,6 +7,7 @@ import type { Plan } from '../plan/plan.js';
 import { modelCached } from '../prepare/cache.js';
 import { referenceOutputsFile } from '../prepare/references.js';
 import { spdGanKeys } from '../prepare/spd-gan.js';
+import { artefactDone } from '../prepare/artefacts.js';
 import { readExistingResult, resultFilePath } from '../results/result-files.js';
 import { formatDuration } from './budget.js';
 import type { Job, JobKind } from '../plan/jobs.js';
@@ -76,7 +77,7 @@ export interface JobPlaces {
   tuning: TuningRecord | null;
 }
 
-/** Whether a job is done: its model is cached, its search finished, its result file exists. */
+/** Whether a job is done: its model is cached, its artefact marked, its search finished, its result file exists. */
 export function jobDone(plan: Plan, job: Job, where: JobPlaces): boolean {
   const key = job.id.slice(job.id.indexOf(':') + 1);
   switch (job.kind) {
@@ -91,6 +92,8 @@ export function jobDone(plan: Plan, job: Job, where: JobPlaces): boolean {
       const group = plan.groups.find((g) => g.goldKey === key)!;
       return modelCached(where.cacheDir, spdGanKeys(plan, group, plan.config.evaluation.spdGan!).spdOriginalKey);
     }
+    case 'artefact':
+      return artefactDone(where.cacheDir, key);
     case 'cell': {
       const cell = plan.groups.flatMap((g) => g.cells).find((c) => c.cellHash === key)!;
       return readExistingResult(resultFilePath(where.resultsDir, plan.config.name, cell), key) !== null;
@@ -111,6 +114,7 @@ const KIND_NAMES: Record<JobKind, string> = {
   gold: 'gold models',
   'validation-gold': 'validation gold models',
   'spd-original': 'SPD-GAN originals',
+  artefact: 'artefacts (AMUN sets)',
   search: 'hyper-parameter searches',
   cell: 'cells (method runs)',
 };

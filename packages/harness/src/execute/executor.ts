@@ -99,7 +99,7 @@ export function fileClaims(dir: string, staleHours = 12): ClaimStore {
 }
 
 /** Which ready job runs first: results (cells, searches) before more models; models in the graph's order. */
-const PRIORITY: Record<JobKind, number> = { cell: 0, search: 1, 'spd-original': 2, gold: 3, 'validation-gold': 3, original: 3, reference: 3 };
+const PRIORITY: Record<JobKind, number> = { cell: 0, search: 1, 'spd-original': 2, artefact: 2, gold: 3, 'validation-gold': 3, original: 3, reference: 3 };
 
 export interface ExecuteOptions {
   jobs: readonly Job[];

@@ -13,7 +13,8 @@ import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from '../prepare
 import { loadBenchmarkData, prepareData, type BenchmarkData } from '../prepare/data.js';
 import { GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from '../prepare/group.js';
 import path from 'node:path';
-import { jobGraph, type Job } from '../plan/jobs.js';
+import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
+import { prepareArtefact } from '../prepare/artefacts.js';
 import { fileClaims } from './executor.js';
 import { jobDone } from './estimate.js';
 import { resultFilePath } from '../results/result-files.js';
@@ -104,7 +105,7 @@ export class JobRunner {
     this.open = null;
   }
 
-  /** A model job: reference, original, gold, validation gold or SPD original. */
+  /** A model job (reference, original, gold, validation gold or SPD original) or an artefact job. */
   async run(job: Job): Promise<'done'> {
     const { plan, options } = this;
     const c = await this.contextOf();
@@ -130,6 +131,16 @@ export class JobRunner {
       case 'spd-original':
         await this.openFor(plan.groups.find((g) => g.goldKey === key)!);
         return 'done';
+      case 'artefact': {
+        for (const group of plan.groups) {
+          const artefact = groupArtefacts(group).get(key);
+          if (artefact) {
+            await prepareArtefact(c, group, artefact.request, key);
+            return 'done';
+          }
+        }
+        throw new Error(`no artefact ${key} in the plan of '${plan.config.name}'`);
+      }
       default:
         throw new Error(`${job.kind} jobs are not model jobs (cells run through cell(), searches through lethe tune)`);
     }

@@ -9,7 +9,7 @@ import type { CellResult } from '../results/results.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { BenchmarkData } from '../prepare/data.js';
 import { TimeBudget } from './budget.js';
-import { jobGraph, type Job } from '../plan/jobs.js';
+import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { JobRunner, jobKey, type CellFailure } from './job-runner.js';
 import { jobDone } from './estimate.js';
@@ -82,6 +82,10 @@ export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>):
     plan.groups.filter((g) => g.cells.some((c) => pendingHashes.has(c.cellHash) || waiting.has(c.cellHash))).flatMap((g) => [`original:${g.originalKey}`, `gold:${g.goldKey}`, `spd-original:${g.goldKey}`]),
   );
   if (waiting.size > 0) for (const g of plan.validationGroups) needed.add(`original:${g.originalKey}`).add(`validation-gold:${g.goldKey}`);
+  // the artefacts of cells still to run (AMUN's adversarial sets)
+  for (const g of plan.groups) {
+    for (const [key, { cells }] of groupArtefacts(g)) if (cells.some((c) => pendingHashes.has(c.cellHash) || waiting.has(c.cellHash))) needed.add(`artefact:${key}`);
+  }
   return (job) => {
     switch (job.kind) {
       case 'reference':
@@ -93,6 +97,7 @@ export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>):
       case 'original':
       case 'gold':
       case 'spd-original':
+      case 'artefact':
         return needed.has(job.id);
       default:
         return false;

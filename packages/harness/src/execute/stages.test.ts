@@ -357,3 +357,47 @@ test('a metric registered with reported: true lands in every result file and sum
   assert.ok(Math.abs(row.metrics['test-forget-hit-rate']!.mean - summary.results.find((r) => r.cell.method === 'finetune')!.metrics.UA / 100) < 1e-12);
   fs.rmSync(root, { recursive: true });
 });
+
+test("artefacts: AMUN's adversarial set is one job per group, shared by amun and amun-salun, computed before their cells and found by them", async () => {
+  const config = parseBenchmarkConfig({
+    ...base,
+    methods: [
+      { name: 'retrain' },
+      { name: 'amun', hyperParameters: { epochs: 1, batchSize: 32, attackSteps: 3, maxDoublings: 4 } },
+      { name: 'amun-salun', hyperParameters: { epochs: 1, batchSize: 32, attackSteps: 3, maxDoublings: 4, lr: 0.02 } },
+      { name: 'amun', label: 'amun-wider', hyperParameters: { epochs: 1, batchSize: 32, attackSteps: 3, maxDoublings: 4, initialEps: 0.5 } },
+    ],
+    seeds: { original: [0], forgetSet: [0, 1], unlearning: [0] },
+  });
+  const plan = planBenchmark(config);
+  const jobs = jobGraph(plan);
+  const artefacts = jobs.filter((j) => j.kind === 'artefact');
+  // per group (2 forget-set draws): one set for amun and amun-salun (same attack options), one for amun-wider
+  assert.equal(artefacts.length, 2 * 2);
+  for (const a of artefacts) assert.deepEqual(a.deps, [`original:${plan.groups[0]!.originalKey}`]);
+  for (const group of plan.groups) {
+    const cellJob = (label: string) => jobs.find((j) => j.id === `cell:${group.cells.find((c) => c.label === label)!.cellHash}`)!;
+    const own = (label: string) => cellJob(label).deps.filter((d) => d.startsWith('artefact:'));
+    assert.equal(own('amun').length, 1);
+    assert.deepEqual(own('amun-salun'), own('amun'));
+    assert.notDeepEqual(own('amun-wider'), own('amun'));
+    assert.deepEqual(own('retrain'), []);
+    // an amun cell's work no longer counts the search; its artefact job does: the plan's 10,000 forget images (20% of
+    // CIFAR-10's 50,000) x 3 PGD steps
+    assert.equal(jobs.find((j) => j.id === own('amun')[0])!.workload.trainImages, 10_000 * 3);
+  }
+  assert.match(formatPlan(plan, jobs, new Map(), null), /artefacts \(AMUN sets\)\s+4\s+0/);
+
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-artefacts-'));
+  const cacheDir = path.join(root, 'cache');
+  const lines: string[] = [];
+  const summary = await runBenchmark(config, { resultsDir: path.join(root, 'results'), cacheDir, backend: 'wasm', log: (l) => lines.push(l), interactive: false, data: syntheticData() });
+  assert.equal(summary.results.length, 2 * 4);
+  // each set computed once (by its job), then found by every cell that uses it
+  assert.equal(lines.filter((l) => /amun-adversarial-set: [0-9a-f]{12} computed/.test(l)).length, 4, lines.filter((l) => l.includes('adversarial')).join('\n'));
+  assert.equal(lines.filter((l) => /^amun(-salun)?: adversarial set [0-9a-f]{12} \((disk|memory)\)/.test(l)).length, 2 * 3);
+  assert.equal(lines.filter((l) => /adversarial set [0-9a-f]{12} \(computed/.test(l)).length, 0, 'no cell computes a set itself');
+  const states = jobStates(plan, jobs, { cacheDir, resultsDir: path.join(root, 'results'), tuning: null });
+  for (const a of artefacts) assert.equal(states.get(a.id), 'done', a.title);
+  fs.rmSync(root, { recursive: true });
+});

@@ -1,4 +1,5 @@
-import { getUnlearner, type TaskSizes, type Workload } from '@lethe/core';
+import { getUnlearner, type ArtefactRequest, type TaskSizes, type Workload } from '@lethe/core';
+import { contentHash } from '../config/hash.js';
 import { forgetCount, type Plan, type PlannedCell, type PlannedGroup } from './plan.js';
 
 /**
@@ -8,7 +9,7 @@ import { forgetCount, type Plan, type PlannedCell, type PlannedGroup } from './p
  * models, then the cells. The ids are the cache keys and cell hashes, so any executor on any machine agrees with
  * every other on what a job is and whether it is done.
  */
-export type JobKind = 'reference' | 'original' | 'gold' | 'validation-gold' | 'spd-original' | 'search' | 'cell';
+export type JobKind = 'reference' | 'original' | 'gold' | 'validation-gold' | 'spd-original' | 'artefact' | 'search' | 'cell';
 
 export interface Job {
   /** `<kind>:<key or cell hash>` */
@@ -38,6 +39,30 @@ export function unlearningWorkload(method: string, hyperParameters: Record<strin
   const epochs = typeof hyperParameters.epochs === 'number' ? hyperParameters.epochs : 1;
   const data = sizes.setting === 'retain' ? sizes.forget + sizes.retain : sizes.forget;
   return { trainImages: epochs * data, inferenceImages: 0 };
+}
+
+/** The artefacts a method asks for with these hyper-parameters (none for most methods). */
+export function artefactsOf(method: string, hyperParameters: Record<string, unknown>): ArtefactRequest[] {
+  return getUnlearner(method).artefacts?.(hyperParameters) ?? [];
+}
+
+/** An artefact's content key: what it is and the options, the original model and the forget-set draw it is made from. */
+export function artefactKey(group: PlannedGroup, request: Pick<ArtefactRequest, 'name' | 'options'>): string {
+  return contentHash({ artefact: request.name, options: request.options, original: group.originalKey, forgetSet: group.forgetSetId, forgetSetSeed: group.seeds.forgetSet });
+}
+
+/** A group's artefacts by key (two methods asking for the same one share it), with the cells that need each. */
+export function groupArtefacts(group: PlannedGroup): Map<string, { request: ArtefactRequest; cells: PlannedCell[] }> {
+  const out = new Map<string, { request: ArtefactRequest; cells: PlannedCell[] }>();
+  for (const cell of group.cells) {
+    for (const request of artefactsOf(cell.method, cell.hyperParameters)) {
+      const key = artefactKey(group, request);
+      const entry = out.get(key) ?? { request, cells: [] };
+      entry.cells.push(cell);
+      out.set(key, entry);
+    }
+  }
+  return out;
 }
 
 export function jobGraph(plan: Plan): Job[] {
@@ -73,12 +98,14 @@ export function jobGraph(plan: Plan): Job[] {
     const sizes = taskSizesOf(plan, search.group);
     const per = unlearningWorkload(search.method, search.base, sizes);
     const n = candidateCount(search.space, search.budget);
+    // the method's artefacts (AMUN's adversarial set) are computed by the first candidate and reused by the others
+    const once = artefactsOf(search.method, search.base).reduce((w, a) => addWork(w, a.workload(sizes)), { trainImages: 0, inferenceImages: 0 });
     jobs.push({
       id: `search:${search.searchKey}`,
       kind: 'search',
       title: `search ${search.label} on ${search.forgetSetId} (${n} candidates)`,
       deps: [`original:${search.group.originalKey}`, `validation-gold:${search.group.goldKey}`, ...referenceIds],
-      workload: { trainImages: n * per.trainImages, inferenceImages: n * (per.inferenceImages + evaluationImages(plan)) },
+      workload: { trainImages: once.trainImages + n * per.trainImages, inferenceImages: once.inferenceImages + n * (per.inferenceImages + evaluationImages(plan)) },
       timeClass: `search:${search.method}`,
     });
   }
@@ -97,23 +124,43 @@ export function jobGraph(plan: Plan): Job[] {
         timeClass: 'spd-original',
       });
     }
+    // artefacts (AMUN's adversarial set): one job per group and artefact, before the cells that need it
+    const artefactIds = new Map<PlannedCell, string[]>();
+    for (const [key, { request, cells }] of groupArtefacts(group)) {
+      const id = `artefact:${key}`;
+      jobs.push({
+        id,
+        kind: 'artefact',
+        title: `${request.name} (original seed ${group.seeds.original}, ${group.forgetSetId} draw ${group.seeds.forgetSet})`,
+        deps: [`original:${group.originalKey}`],
+        workload: request.workload(sizes),
+        timeClass: `artefact:${request.name}`,
+      });
+      for (const cell of cells) artefactIds.set(cell, [...(artefactIds.get(cell) ?? []), id]);
+    }
     for (const cell of group.cells) {
       // a gold-model method (retrain) reuses the group's gold model: no work of its own
       const once: Workload = getUnlearner(cell.method).isGoldModel ? { trainImages: 0, inferenceImages: 0 } : unlearningWorkload(cell.method, cell.hyperParameters, sizes);
       // with the SPD-GAN degree every method also unlearns G(D_f) from the SPD original
-      const per: Workload = spdGan ? { trainImages: 2 * once.trainImages, inferenceImages: 2 * once.inferenceImages + sizes.forget } : once;
+      // (and computes its artefacts for the SPD original there)
+      const spdArtefacts = spdGan ? artefactsOf(cell.method, cell.hyperParameters).reduce((w, a) => addWork(w, a.workload(sizes)), { trainImages: 0, inferenceImages: 0 }) : null;
+      const per: Workload = spdArtefacts ? { trainImages: 2 * once.trainImages + spdArtefacts.trainImages, inferenceImages: 2 * once.inferenceImages + sizes.forget + spdArtefacts.inferenceImages } : once;
       const search = plan.searches.find((s) => s.label === cell.label && s.forgetSetId === cell.forgetSetId);
       jobs.push({
         id: `cell:${cell.cellHash}`,
         kind: 'cell',
         title: cellTitle(cell),
-        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(spdGan ? [`spd-original:${group.goldKey}`] : []), ...(search && cell.awaitsSearch && plan.config.tuning?.required ? [`search:${search.searchKey}`] : [])],
+        deps: [`original:${group.originalKey}`, `gold:${group.goldKey}`, ...referenceIds, ...(artefactIds.get(cell) ?? []), ...(spdGan ? [`spd-original:${group.goldKey}`] : []), ...(search && cell.awaitsSearch && plan.config.tuning?.required ? [`search:${search.searchKey}`] : [])],
         workload: { trainImages: per.trainImages, inferenceImages: per.inferenceImages + evaluationImages(plan) },
         timeClass: `cell:${cell.method}`,
       });
     }
   }
   return jobs;
+}
+
+function addWork(a: Workload, b: Workload): Workload {
+  return { trainImages: a.trainImages + b.trainImages, inferenceImages: a.inferenceImages + b.inferenceImages };
 }
 
 export function cellTitle(cell: PlannedCell): string {
