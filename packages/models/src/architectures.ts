@@ -19,29 +19,33 @@ export interface InputNormalization {
   std: number[];
 }
 
-export interface SmallCnnSpec {
-  arch: 'small-cnn';
+/**
+ * What a model is, as JSON: enough to rebuild it (with a seed) and to key its cache entries. `arch` names a registered
+ * architecture (registry.ts); the other fields beyond the shape and normalisation are that architecture's options.
+ */
+export interface ModelSpec {
+  arch: string;
   numClasses: number;
   inputShape: [number, number, number];
+  normalization?: InputNormalization | null;
+  [option: string]: unknown;
+}
+
+export interface SmallCnnSpec extends ModelSpec {
+  arch: 'small-cnn';
   batchNorm: boolean;
   /**
    * channel width multiplier (32-32-64 channels times `width`, rounded); absent = 1, the reference CNN. Left out of
    * the spec at 1, so that cache keys of width-1 models are those of before the option existed.
    */
   width?: number;
-  normalization?: InputNormalization | null;
 }
 
-export interface ResNet18Spec {
+export interface ResNet18Spec extends ModelSpec {
   arch: 'resnet18';
-  numClasses: number;
-  inputShape: [number, number, number];
   /** channel width multiplier: 1 is the standard 64-128-256-512 network */
   width: number;
-  normalization?: InputNormalization | null;
 }
-
-export type ModelSpec = SmallCnnSpec | ResNet18Spec;
 
 /**
  * The revision of the function the networks compute for a given spec. A spec names a model's architecture, not
@@ -51,15 +55,10 @@ export type ModelSpec = SmallCnnSpec | ResNet18Spec;
  *
  * 1: the first networks. 2: stride-2 convolutions pad symmetrically ((k - 1) / 2 on every side, PyTorch's
  * `padding=1` for 3x3), not TensorFlow's 'same' (0 before, 1 after on even sizes); this changed ResNet-18, and
- * not the small CNN, whose convolutions all have stride 1.
+ * not the small CNN, whose convolutions all have stride 1. With every bump, update the `sameFunctionSince` of each
+ * architecture it changes (registry.ts).
  */
 export const NETWORK_REVISION = 2;
-
-/**
- * The first NETWORK_REVISION since which each architecture computes its current function: a model saved at an
- * earlier revision was trained as a different network and is not loaded (io.ts). Update it with every bump.
- */
-export const SAME_FUNCTION_SINCE: Readonly<Record<ModelSpec['arch'], number>> = { 'small-cnn': 1, resnet18: 2 };
 
 /** Batch-norm defaults of PyTorch's nn.BatchNorm2d (momentum 0.1, eps 1e-5), which the papers' code uses. */
 const BN_MOMENTUM = 0.1;
@@ -70,7 +69,7 @@ function bn(name: string, channels: number): BatchNormSpec {
 }
 
 /** The layer graph of a model: how to build its variables and how to run it. */
-interface Network {
+export interface Network {
   build(store: ParameterStore, rng: Rng): void;
   /** penultimate features, [N, D] */
   features(store: ParameterStore, x: tf.Tensor4D, training: boolean): tf.Tensor2D;
@@ -169,18 +168,4 @@ function resnet18(spec: ResNet18Spec): Network {
   };
 }
 
-export function networkFor(spec: ModelSpec): Network {
-  switch (spec.arch) {
-    case 'small-cnn':
-      return smallCnn(spec);
-    case 'resnet18':
-      return resnet18(spec);
-    default: {
-      const never: never = spec;
-      throw new Error(`unknown model architecture '${(never as { arch: string }).arch}'; known: small-cnn, resnet18`);
-    }
-  }
-}
-
-export { applyDense };
-export type { Network };
+export { applyDense, smallCnn, resnet18 };

@@ -4,7 +4,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '@lethe/runtime/files';
 import { Model } from './model.js';
-import { NETWORK_REVISION, SAME_FUNCTION_SINCE, type ModelSpec } from './architectures.js';
+import { NETWORK_REVISION, type ModelSpec } from './architectures.js';
+import { getArchitecture } from './registry.js';
 
 /**
  * On-disk format of a saved model: a directory with `weights.bin` (float32 little-endian, variables
@@ -93,8 +94,8 @@ function readModelJson(dir: string): ModelJson {
  */
 function checkNetworkRevision(json: ModelJson, dir: string): void {
   const saved = json.networkRevision ?? 1;
-  const since = SAME_FUNCTION_SINCE[json.spec.arch];
-  if (since === undefined) return; // unknown architecture: Model.create names it
+  // an unknown architecture is an error naming the known ones
+  const since = getArchitecture(json.spec.arch).sameFunctionSince;
   if (saved > NETWORK_REVISION) {
     throw new Error(`saved model in '${dir}' is network revision ${saved}, newer than this Lethe's ${NETWORK_REVISION}; update Lethe or delete '${dir}' so the model is trained again`);
   }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@lethe/runtime';
 import { ParameterStore, applyDense } from './layers.js';
-import { networkFor, type ModelSpec, type Network } from './architectures.js';
+import type { ModelSpec, Network } from './architectures.js';
+import { networkFor } from './registry.js';
 
 export interface ForwardOptions {
   /** training mode: batch norm uses batch statistics and updates its running statistics */

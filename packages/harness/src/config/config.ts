@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { getUnlearner, resolveHyperParameters, SETTINGS, type Setting } from '@lethe/core';
 import { getMembershipAttack, resolveAttackOptions } from '@lethe/attacks';
 import { getDataset, type DatasetEntry } from '@lethe/datasets';
+import { getArchitecture, type ArchitectureDefinition } from '@lethe/models';
 
 /**
  * A benchmark config (JSON). Stage 1 of config -> plan -> run -> results -> report. The schema carries the
@@ -15,25 +16,15 @@ const scheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cosine'), minLr: z.number().min(0).optional() }).strict(),
 ]);
 
-const modelSchema = z.discriminatedUnion('arch', [
-  z
-    .object({
-      arch: z.literal('small-cnn'),
-      batchNorm: z.boolean().default(false),
-      /** channel width multiplier (1: the reference CNN's 32-32-64 channels) */
-      width: z.number().positive().default(1),
-      /** normalise inputs with the data set's per-channel mean and std inside the model */
-      normalize: z.boolean().default(true),
-    })
-    .strict(),
-  z
-    .object({
-      arch: z.literal('resnet18'),
-      width: z.number().positive().default(1),
-      normalize: z.boolean().default(true),
-    })
-    .strict(),
-]);
+/**
+ * The model: a registered architecture (@lethe/models: 'small-cnn', 'resnet18') and its options, which its own schema
+ * validates and completes with defaults (parseBenchmarkConfig), so that a new architecture needs no edit here.
+ */
+const modelSchema = z.looseObject({
+  arch: z.string().min(1),
+  /** normalise inputs with the data set's per-channel mean and std inside the model */
+  normalize: z.boolean().default(true),
+});
 
 const forgetSetSchema = z
   .object({
@@ -258,6 +249,7 @@ export function parseBenchmarkConfig(raw: unknown, source = 'config'): Benchmark
     if (labels.has(label)) throw new ConfigError(`${source}: methods[${i}]: '${label}' appears twice; give one of them a distinct "label"`);
     labels.add(label);
   });
+  validateModel(config, source);
   validateMembershipSettings(config, source);
   validateSeeds(config, source);
   if (config.tuning) validateTuning(config, config.tuning, source);
@@ -275,6 +267,24 @@ export function parseBenchmarkConfig(raw: unknown, source = 'config'): Benchmark
     throw new ConfigError(`${source}: dataset.testSubset is ${config.dataset.testSubset}, but ${label} has ${dataset.sizes.test} test images`);
   }
   return config;
+}
+
+/** `model.arch` must be registered; its options go through the architecture's schema (defaults filled in). */
+function validateModel(config: BenchmarkConfig, source: string): void {
+  const { arch, normalize, ...options } = config.model;
+  let architecture: ArchitectureDefinition;
+  try {
+    architecture = getArchitecture(arch);
+  } catch (err) {
+    throw new ConfigError(`${source}: model.arch: ${(err as Error).message}`);
+  }
+  const parsed = architecture.options.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? `model.${issue.path.join('.')}` : 'model';
+    throw new ConfigError(`${source}: ${field}: ${issue.message} (options of '${arch}': ${z.prettifyError(parsed.error).replace(/\n/g, ' ')})`);
+  }
+  config.model = { arch, normalize, ...parsed.data };
 }
 
 /** One run's seeds: which original model, which forget-set draw, which unlearning run. */

@@ -39,7 +39,7 @@ const AMUN = {
 function checkAmunProtocol(config: BenchmarkConfig): void {
   assert.equal(config.dataset.trainSubset, undefined, 'all 50,000 training images');
   assert.equal(config.dataset.testSubset, undefined, 'all 10,000 test images');
-  assert.deepEqual({ arch: config.model.arch, width: (config.model as { width: number }).width }, AMUN.model);
+  assert.deepEqual({ arch: config.model.arch, width: config.model.width }, AMUN.model);
   assert.equal(config.model.normalize, AMUN.normalize);
   assert.equal(config.training.epochs, AMUN.training.epochs);
   assert.equal(config.training.lr, AMUN.training.lr);

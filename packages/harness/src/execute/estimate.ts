@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Model, type ModelSpec } from '@lethe/models';
+import { Model, getArchitecture, type ModelSpec } from '@lethe/models';
 import { trainLoop, type Batch } from '@lethe/core';
 import { Rng } from '@lethe/runtime';
 import type { Plan } from '../plan/plan.js';
@@ -169,7 +169,7 @@ export function formatPlan(plan: Plan, jobs: readonly Job[], states: ReadonlyMap
 
 function describeModel(plan: Plan): string {
   const spec = plan.modelSpec;
-  return spec.arch === 'resnet18' ? `ResNet-18 (width ${spec.width})` : `small CNN${spec.batchNorm ? ' with batch norm' : ''}${spec.width && spec.width !== 1 ? ` (width ${spec.width})` : ''}`;
+  return getArchitecture(spec.arch).describe(spec);
 }
 
 function describeSeeds(plan: Plan): string {

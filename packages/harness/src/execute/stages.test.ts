@@ -401,3 +401,54 @@ test("artefacts: AMUN's adversarial set is one job per group, shared by amun and
   for (const a of artefacts) assert.equal(states.get(a.id), 'done', a.title);
   fs.rmSync(root, { recursive: true });
 });
+
+test('a model architecture registered by a plug-in is validated, planned, trained and cached with no edit in the harness', async () => {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { registerArchitecture, unregisterArchitecture, createDense, loadModel } = await import('@lethe/models');
+  // a throwaway architecture: average-pool the image to (32 / pool)^2 x 3 features, then one dense layer
+  registerArchitecture({
+    name: 'test-pooled-linear',
+    description: 'test double: average pooling, then a dense layer',
+    paper: 'none',
+    options: z.object({ pool: z.number().int().positive().default(4) }).strict(),
+    spec: (o, data) => ({ arch: 'test-pooled-linear', pool: o.pool as number, ...data }),
+    network: (spec) => {
+      const pool = spec.pool as number;
+      const [h, w, c] = spec.inputShape;
+      const head = { name: 'dense', inUnits: (h / pool) * (w / pool) * c, outUnits: spec.numClasses };
+      return {
+        head,
+        build: (store, rng) => createDense(store, rng, head),
+        features: (_store, x) => tf.reshape(tf.avgPool(x, pool, pool, 'valid'), [x.shape[0], head.inUnits]) as import('@tensorflow/tfjs-core').Tensor2D,
+      };
+    },
+    describe: (spec) => `pooled linear (pool ${String(spec.pool)})`,
+    sameFunctionSince: 1,
+  });
+  try {
+    const config = parseBenchmarkConfig({ ...base, model: { arch: 'test-pooled-linear', pool: 8 } });
+    assert.deepEqual(config.model, { arch: 'test-pooled-linear', normalize: true, pool: 8 });
+    assert.equal(parseBenchmarkConfig({ ...base, model: { arch: 'test-pooled-linear' } }).model.pool, 4, 'the default comes from the architecture');
+    const plan = planBenchmark(config);
+    assert.equal(plan.modelSpec.arch, 'test-pooled-linear');
+    assert.equal(plan.modelSpec.pool, 8);
+    assert.match(formatPlan(plan, jobGraph(plan), new Map(), null), /pooled linear \(pool 8\)/);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-arch-'));
+    const cacheDir = path.join(root, 'cache');
+    const summary = await runBenchmark(config, { resultsDir: path.join(root, 'results'), cacheDir, backend: 'wasm', log: () => {}, interactive: false, data: syntheticData() });
+    assert.deepEqual(summary.results.map((r) => r.cell.method), ['retrain', 'finetune']);
+    const { model, metadata } = await loadModel(path.join(cacheDir, plan.originals[0]!.key));
+    assert.equal(model.spec.pool, 8);
+    assert.deepEqual(model.params.get('dense.kernel')!.shape, [4 * 4 * 3, 10], '(32 / 8)^2 pixels x 3 channels -> 10 classes');
+    assert.deepEqual([...model.params.keys()], ['dense.kernel', 'dense.bias']);
+    assert.equal(typeof metadata.trainSeconds, 'number');
+    model.dispose();
+    fs.rmSync(root, { recursive: true });
+  } finally {
+    unregisterArchitecture('test-pooled-linear');
+  }
+  // errors name the field and the choices
+  assert.throws(() => parseBenchmarkConfig({ ...base, model: { arch: 'resnet-18' } }), /model\.arch: unknown model architecture 'resnet-18'; known: small-cnn, resnet18/);
+  assert.throws(() => parseBenchmarkConfig({ ...base, model: { arch: 'resnet18', width: -1 } }), /config: model\.width: .*(>0|positive|greater)/i);
+  assert.throws(() => parseBenchmarkConfig({ ...base, model: { arch: 'resnet18', widht: 2 } }), /config: model: .*widht/);
+});

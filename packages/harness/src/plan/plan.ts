@@ -1,4 +1,4 @@
-import { NETWORK_REVISION, type ModelSpec } from '@lethe/models';
+import { NETWORK_REVISION, getArchitecture, type ModelSpec } from '@lethe/models';
 import { getUnlearner, type TrainingRecipe, type Setting } from '@lethe/core';
 import { getDataset } from '@lethe/datasets';
 import { needsReferenceModels, seedTriples, type BenchmarkConfig, type SeedTriple } from '../config/config.js';
@@ -90,9 +90,8 @@ export function modelSpecOf(config: BenchmarkConfig): ModelSpec {
   const dataset = getDataset(config.dataset.name);
   const normalization = config.model.normalize ? { mean: [...dataset.channelMean], std: [...dataset.channelStd] } : null;
   const base = { numClasses: dataset.numClasses, inputShape: [...dataset.imageShape] as [number, number, number], normalization };
-  return config.model.arch === 'small-cnn'
-    ? { arch: 'small-cnn', batchNorm: config.model.batchNorm, ...(config.model.width !== 1 ? { width: config.model.width } : {}), ...base }
-    : { arch: 'resnet18', width: config.model.width, ...base };
+  const { arch, normalize: _normalize, ...options } = config.model;
+  return getArchitecture(arch).spec(options, base);
 }
 
 export function recipeOf(config: BenchmarkConfig): TrainingRecipe {
