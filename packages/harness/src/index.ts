@@ -23,4 +23,5 @@ export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER
 export { runJobFilter } from './execute/run.js';
 export { JobRunner, runJobById, jobKey, type SingleJobOptions } from './execute/job-runner.js';
 export { exportCheckpoints, importCheckpoints, plannedModelKeys, checkpointProblem, type CheckpointCopy } from './prepare/checkpoints.js';
+export { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, cellEvaluationsFor, type CellEvaluation, type CellEvaluationInput, type CellEvaluationOutput } from './execute/evaluations.js';
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';

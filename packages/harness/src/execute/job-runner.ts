@@ -1,17 +1,18 @@
 import type { BackendInfo } from '@lethe/runtime';
 import type { ImageDataset } from '@lethe/datasets';
 import type { Model } from '@lethe/models';
-import { getUnlearner } from '@lethe/core';
+import { getUnlearner, type UnlearningTask } from '@lethe/core';
 import { reportedMetrics } from '@lethe/metrics';
 import type { Plan, PlannedCell, PlannedGroup } from '../plan/plan.js';
-import { createPhaseProgress } from '../prepare/progress.js';
+import { createPhaseProgress, type PhaseProgress } from '../prepare/progress.js';
+import { cellEvaluationsFor } from './evaluations.js';
 import { collectProvenance } from './provenance.js';
-import { RESULT_SCHEMA, type CellResult, type SpdGanResult } from '../results/results.js';
+import { RESULT_SCHEMA, type AccuracyMetrics, type CellResult } from '../results/results.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { ensureReferenceModel, loadReferenceModels, referencePoolData } from '../prepare/references.js';
-import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from '../prepare/spd-gan.js';
+import { prepareSpdGanGroup, type SpdGanGroup } from '../prepare/spd-gan.js';
 import { loadBenchmarkData, prepareData, type BenchmarkData } from '../prepare/data.js';
-import { GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, miaResult, openGroup, type OpenGroup, type RunContext } from '../prepare/group.js';
+import { GAP_METRICS, describeMetrics, ensureGold, ensureOriginal, finiteOrNull, gapMetricsFor, openGroup, type OpenGroup, type RunContext } from '../prepare/group.js';
 import path from 'node:path';
 import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
 import { prepareArtefact } from '../prepare/artefacts.js';
@@ -194,31 +195,39 @@ export async function runCell(
   const isGold = model === open.gold.model;
   // the registry's reported metrics, stored by name: adding one needs no edit here
   const reported = reportedMetrics().map((m) => m.name);
-  const evaluation = await open.evaluate(model, [...GAP_METRICS, ...reported]);
-  const { values, metrics } = evaluation;
-  const mia = isGold ? open.goldMia : evaluation.mia;
-  if (!isGold) {
-    open.release(model);
-    model.dispose();
-  }
-  // SPD-GAN: the same method unlearns G(D_f) from the SPD original (retrain's output is the gold model: D_r is the
-  // same in both training sets); a failure here fails the cell, so that a re-run computes it again
-  let spdResult: SpdGanResult | undefined;
-  if (spdGan) {
-    if (definition.isGoldModel) spdResult = await spdGanResultOf(spdGan, 'retrain', open.forget, config.evaluation.batchSize);
-    else {
-      const progress = createPhaseProgress(`${cell.label} (SPD-GAN)`, log, interactive);
+  const { values, metrics: accuracy } = await open.evaluate(model, [...GAP_METRICS, ...reported], { attacks: 'none' });
+  // the registered cell evaluations the config asks for (membership inference, SPD-GAN): each writes its own fields
+  const progresses: PhaseProgress[] = [];
+  const task = (label: string): UnlearningTask => {
+    const progress = createPhaseProgress(label, log, interactive);
+    progresses.push(progress);
+    return open.task(cell.setting, cell.seeds.unlearning, progress);
+  };
+  let fields: Partial<CellResult> = {};
+  let gapValues: Record<string, number> = {};
+  let evaluated: Record<string, number | null> = {};
+  const described: string[] = [];
+  try {
+    for (const evaluation of cellEvaluationsFor(config)) {
       try {
-        const spdModel = await definition.unlearn({ ...open.task(cell.setting, cell.seeds.unlearning, progress), original: spdGan.spdOriginal, train: spdGan.perturbed }, cell.hyperParameters);
-        spdResult = await spdGanResultOf(spdGan, spdModel, open.forget, config.evaluation.batchSize);
-        spdModel.dispose();
+        const out = await evaluation.evaluate({ config, cell, definition, open, spdGan, model, isGold, task });
+        fields = { ...fields, ...out.fields };
+        gapValues = { ...gapValues, ...out.gap };
+        evaluated = { ...evaluated, ...out.metrics };
+        if (out.describe) described.push(out.describe);
       } catch (err) {
-        progress.stop();
-        return failure(`SPD-GAN run: ${(err as Error).message}`);
+        // a failure fails the cell, so that a re-run computes it again
+        return failure(`${evaluation.name}: ${(err as Error).message}`);
       }
-      progress.stop();
+    }
+  } finally {
+    for (const p of progresses) p.stop();
+    if (!isGold) {
+      open.release(model);
+      model.dispose();
     }
   }
+  const metrics = { ...accuracy, ...gapValues } as AccuracyMetrics & { MIA?: number };
   // x retrain only between times of one backend; retrain's own time is the gold model's, measured on its backend
   const unlearnBackend = definition.isGoldModel ? open.gold.backend : backend.name;
   const ratio = retrainRatio({ unlearnSeconds, unlearnBackend }, open.gold);
@@ -244,21 +253,16 @@ export async function runCell(
       avgGap: open.avgGapOf(metrics),
       avgGapOver: [...gapMetrics],
       ...Object.fromEntries(reported.map((name) => [name, finiteOrNull(values[name])])),
+      ...Object.fromEntries(Object.entries(evaluated).map(([name, v]) => [name, finiteOrNull(v ?? undefined)])),
     },
-    ...(mia ? { mia: miaResult(mia) } : {}),
-    ...(spdResult ? { spdGan: spdResult } : {}),
+    ...fields,
     gold: open.goldMetrics,
     original: open.originalMetrics,
     sizes: { train: data.available.length, forget: open.forget.length, retain: open.retain.length, test: data.test.count, ...(data.holdout.length > 0 ? { holdout: data.holdout.length } : {}) },
     timing: ratio.timing,
     provenance: { ...provenance, createdAt: new Date().toISOString() },
   };
-  log(
-    `${cell.label}: ${describeMetrics(metrics, mia)}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)` +
-      (spdResult
-        ? `  SPD-GAN degree acc ${spdResult.degreeAccuracy.toFixed(2)} (retrain ${spdResult.retrainDegreeAccuracy.toFixed(2)}), conf ${spdResult.degreeConfidence.toFixed(2)} (retrain ${spdResult.retrainDegreeConfidence.toFixed(2)})`
-        : ''),
-  );
+  log(`${cell.label}: ${[describeMetrics(accuracy, null), ...described].join('  ')}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)`);
   return { result };
 }
 

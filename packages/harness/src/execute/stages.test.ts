@@ -452,3 +452,46 @@ test('a model architecture registered by a plug-in is validated, planned, traine
   assert.throws(() => parseBenchmarkConfig({ ...base, model: { arch: 'resnet18', width: -1 } }), /config: model\.width: .*(>0|positive|greater)/i);
   assert.throws(() => parseBenchmarkConfig({ ...base, model: { arch: 'resnet18', widht: 2 } }), /config: model: .*widht/);
 });
+
+test('cell evaluations come from a registry: membership inference is one, and a throwaway one that runs the method again lands in the result by name', async () => {
+  const { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, cellEvaluationsFor } = await import('../index.js');
+  assert.deepEqual(listCellEvaluations().map((e) => e.name), ['membership', 'spd-gan']);
+  assert.deepEqual(cellEvaluationsFor(parseBenchmarkConfig(base)).map((e) => e.name), []);
+  assert.deepEqual(cellEvaluationsFor(parseBenchmarkConfig({ ...base, evaluation: { mia: { attacks: ['svc-mia'] } } })).map((e) => e.name), ['membership']);
+  // a throwaway evaluation: the method once more with the next unlearning seed; the UA of that second run, by name
+  registerCellEvaluation({
+    name: 'test-second-run',
+    description: 'test double: UA of the method run again with the next seed',
+    enabled: () => true,
+    async evaluate({ definition, cell, open, isGold, task }) {
+      if (isGold) return { fields: {}, metrics: { 'test-second-run-UA': null } };
+      const again = await definition.unlearn({ ...task(`${cell.label} (again)`), seed: cell.seeds.unlearning + 1 }, cell.hyperParameters);
+      const ua = (await open.evaluate(again, [], { attacks: 'none' })).metrics.UA;
+      open.release(again);
+      again.dispose();
+      return { fields: {}, metrics: { 'test-second-run-UA': ua }, describe: `again: UA ${ua.toFixed(2)}` };
+    },
+  });
+  try {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-evaluations-'));
+    const config = parseBenchmarkConfig({ ...base, evaluation: { mia: { attacks: ['svc-mia'] } } });
+    const lines: string[] = [];
+    const summary = await runBenchmark(config, { resultsDir: path.join(root, 'results'), cacheDir: path.join(root, 'cache'), backend: 'wasm', log: (l) => lines.push(l), interactive: false, data: syntheticData() });
+    const finetune = summary.results.find((r) => r.cell.method === 'finetune')!;
+    const retrain = summary.results.find((r) => r.cell.method === 'retrain')!;
+    // membership inference still writes its field and its number still enters Avg Gap
+    assert.equal(finetune.mia!.attack, 'svc-mia');
+    assert.equal(finetune.metrics.MIA, finetune.mia!.efficacy);
+    assert.deepEqual(finetune.metrics.avgGapOver, ['UA', 'RA', 'TA', 'MIA']);
+    const gap = (['UA', 'RA', 'TA', 'MIA'] as const).reduce((s, k) => s + Math.abs(finetune.metrics[k]! - retrain.metrics[k]!), 0) / 4;
+    assert.ok(Math.abs(finetune.metrics.avgGap - gap) < 1e-9);
+    // the throwaway evaluation's number, by name: a real second run (seed + 1), within [0, 100]
+    const again = finetune.metrics['test-second-run-UA'] as number;
+    assert.ok(again >= 0 && again <= 100);
+    assert.equal(retrain.metrics['test-second-run-UA'], null);
+    assert.ok(lines.some((l) => l.startsWith('finetune: ') && l.includes(`again: UA ${again.toFixed(2)}`)));
+    fs.rmSync(root, { recursive: true });
+  } finally {
+    unregisterCellEvaluation('test-second-run');
+  }
+});

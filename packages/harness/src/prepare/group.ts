@@ -59,8 +59,13 @@ export interface OpenGroup {
   goldMia: MembershipSummary | null;
   /** the task an unlearner is given in this group */
   task(setting: UnlearningTask['setting'], seed: number, progress: PhaseProgress): UnlearningTask;
-  /** `attacks: 'primary'` runs only the attack whose number is MIA (a search's score needs no other) */
-  evaluate(model: Model, metrics: readonly string[], options?: { attacks?: 'all' | 'primary' }): Promise<ModelEvaluation>;
+  /**
+   * Accuracies and the metrics asked for, with membership inference: `attacks: 'primary'` runs only the attack whose
+   * number is MIA (a search's score needs no other), 'none' none (the cell stage runs it as an evaluation).
+   */
+  evaluate(model: Model, metrics: readonly string[], options?: { attacks?: 'all' | 'primary' | 'none' }): Promise<ModelEvaluation>;
+  /** membership inference on a model with every configured attack (null when the config runs none) */
+  membership(model: Model): Promise<MembershipSummary | null>;
   /** Avg Gap of a model's metrics to the gold model's, over the config's gap metrics */
   avgGapOf(metrics: AccuracyMetrics & { MIA?: number }): number;
   /** forget a model's cached outputs (after it is disposed) */
@@ -165,15 +170,15 @@ export async function openGroup(context: RunContext, group: PlannedGroup, role: 
   const gapMetrics = gapMetricsFor(config);
 
   const primaryOnly: MembershipSettings | null = membership ? { ...membership, attacks: [primaryAttack(membership)], primary: primaryAttack(membership) } : null;
-  const evaluateModel = async (model: Model, metrics: readonly string[], options: { attacks?: 'all' | 'primary' } = {}): Promise<ModelEvaluation> => {
+  const membershipOf = async (model: Model, settings: MembershipSettings | null): Promise<MembershipSummary | null> => {
+    if (!settings) return null;
     const c = contextOf(model);
-    const values = await evaluate(c, [...new Set([...GAP_METRICS, ...metrics])]);
-    let mia: MembershipSummary | null = null;
-    const settings = options.attacks === 'primary' ? primaryOnly : membership;
-    if (settings) {
-      const [f, r, t] = [await outputs.get(model, 'forget', c), await outputs.get(model, 'retain', c), await outputs.get(model, 'test', c)];
-      mia = await evaluateMembership({ forget: f, retain: r, test: t }, settings, references);
-    }
+    const [f, r, t] = [await outputs.get(model, 'forget', c), await outputs.get(model, 'retain', c), await outputs.get(model, 'test', c)];
+    return evaluateMembership({ forget: f, retain: r, test: t }, settings, references);
+  };
+  const evaluateModel = async (model: Model, metrics: readonly string[], options: { attacks?: 'all' | 'primary' | 'none' } = {}): Promise<ModelEvaluation> => {
+    const values = await evaluate(contextOf(model), [...new Set([...GAP_METRICS, ...metrics])]);
+    const mia = options.attacks === 'none' ? null : await membershipOf(model, options.attacks === 'primary' ? primaryOnly : membership);
     return { values, mia, metrics: { ...accuracies(values), ...(mia ? { MIA: mia.value } : {}) } };
   };
 
@@ -201,6 +206,7 @@ export async function openGroup(context: RunContext, group: PlannedGroup, role: 
     goldMia: goldEval.mia,
     task,
     evaluate: evaluateModel,
+    membership: (model) => membershipOf(model, membership),
     avgGapOf: (metrics) => avgGap({ ...metrics }, goldGapValues, gapMetrics),
     release: (model) => outputs.release(model),
     dispose() {
