@@ -405,18 +405,20 @@ function cacheCommand(verb: 'export' | 'import', description: string): void {
     .argument('<dir>', 'checkpoint directory (one <key>/ folder per model, as in the cache)')
     .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
     .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
-    .action((configPath: string, dir: string, opts: { cacheDir?: string; tuning?: string }) => {
+    .option('--with-training', 'export: also the trainings in progress (their last finished epoch); import always takes them', false)
+    .action((configPath: string, dir: string, opts: { cacheDir?: string; tuning?: string; withTraining: boolean }) => {
       const file = fromUser(configPath);
       const config = readBenchmarkConfig(file);
       const tuning = config.tuning ? readTuningRecord(opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file)) : null;
       const plan = planBenchmark(config, { tuning });
       const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
       const checkpoints = fromUser(dir);
-      const result: CheckpointCopy = verb === 'export' ? exportCheckpoints(plan, cacheDir, checkpoints) : importCheckpoints(plan, checkpoints, cacheDir);
+      const result: CheckpointCopy = verb === 'export' ? exportCheckpoints(plan, cacheDir, checkpoints, { withTraining: opts.withTraining }) : importCheckpoints(plan, checkpoints, cacheDir);
       for (const { key, reason } of result.refused) log(`refused ${key}: ${reason}`);
       const where = verb === 'export' ? `into ${checkpoints}` : `into ${cacheDir}`;
       console.log(`${config.name}: ${result.copied.length} model(s) copied ${where}, ${result.present.length} already there, ${result.missing.length} not trained yet, ${result.refused.length} refused`);
       for (const key of result.copied) console.log(`  ${key}`);
+      for (const { key, epochsDone } of result.trainings) console.log(`  ${key} (training in progress: ${epochsDone} epoch(s) done)`);
       if (result.refused.length > 0) process.exitCode = 1;
     });
 }

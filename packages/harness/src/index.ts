@@ -22,6 +22,7 @@ export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainR
 export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report/report.js';
 export { runJobFilter } from './execute/run.js';
 export { JobRunner, runJobById, jobKey, type SingleJobOptions } from './execute/job-runner.js';
+export { diskCheckpointer, trainingCheckpointDir } from './prepare/cache.js';
 export { exportCheckpoints, importCheckpoints, plannedModelKeys, checkpointProblem, type CheckpointCopy } from './prepare/checkpoints.js';
 export { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, cellEvaluationsFor, type CellEvaluation, type CellEvaluationInput, type CellEvaluationOutput } from './execute/evaluations.js';
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';

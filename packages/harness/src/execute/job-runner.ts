@@ -1,7 +1,7 @@
 import type { BackendInfo } from '@lethe/runtime';
 import type { ImageDataset } from '@lethe/datasets';
 import type { Model } from '@lethe/models';
-import { getUnlearner, type UnlearningTask } from '@lethe/core';
+import { getUnlearner, TrainingStopped, type UnlearningTask } from '@lethe/core';
 import { reportedMetrics } from '@lethe/metrics';
 import type { Plan, PlannedCell, PlannedGroup } from '../plan/plan.js';
 import { createPhaseProgress, type PhaseProgress } from '../prepare/progress.js';
@@ -40,6 +40,8 @@ export interface JobRunnerOptions {
   data?: BenchmarkData;
   /** models trained by this process are added here, by role */
   trained?: string[];
+  /** a time limit for model trainings: asked at each epoch end, true stops there (checkpointed; the job is 'stopped') */
+  stopTraining?: (lastEpochSeconds: number) => boolean;
 }
 
 /** The key a job id names (`<kind>:<key>`). */
@@ -75,7 +77,7 @@ export class JobRunner {
     log(`data: ${data.train.name}, ${data.train.count} training (${data.holdout.length} held out of every model) and ${data.test.count} test images (sha256 ${data.checksum.slice(0, 12)}...)`);
     this.provenance = collectProvenance(options.backend, data.checksum, plan.configHash);
     this.poolData = referencePoolData(plan, data);
-    this.context = { plan, data, backend: options.backend, cacheDir: options.cacheDir, log, interactive, references: null, trained: this.trained };
+    this.context = { plan, data, backend: options.backend, cacheDir: options.cacheDir, log, interactive, references: null, trained: this.trained, ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) };
     return this.context;
   }
 
@@ -92,7 +94,7 @@ export class JobRunner {
     const settings = plan.config.evaluation.spdGan;
     if (settings && role === 'gold') {
       const progress = createPhaseProgress('SPD original', options.log, options.interactive);
-      spdGan = await prepareSpdGanGroup(plan, group, settings, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, onProgress: (p) => progress.update(p) });
+      spdGan = await prepareSpdGanGroup(plan, group, settings, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, onProgress: (p) => progress.update(p), ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) });
       progress.stop();
       this.trained.push(...spdGan.trainedNow);
     }
@@ -106,15 +108,30 @@ export class JobRunner {
     this.open = null;
   }
 
-  /** A model job (reference, original, gold, validation gold or SPD original) or an artefact job. */
-  async run(job: Job): Promise<'done'> {
+  /**
+   * A model job (reference, original, gold, validation gold or SPD original) or an artefact job. 'stopped': a model's
+   * training reached the time limit at an epoch end and was checkpointed (the next run continues it).
+   */
+  async run(job: Job): Promise<'done' | 'stopped'> {
+    try {
+      return await this.runJob(job);
+    } catch (err) {
+      if (err instanceof TrainingStopped) {
+        this.options.log(`${job.title}: ${err.message}`);
+        return 'stopped';
+      }
+      throw err;
+    }
+  }
+
+  private async runJob(job: Job): Promise<'done'> {
     const { plan, options } = this;
     const c = await this.contextOf();
     const key = jobKey(job);
     switch (job.kind) {
       case 'reference': {
         const reference = plan.references.find((r) => r.key === key)!;
-        const { trained } = await ensureReferenceModel(plan, c.data, reference, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, interactive: options.interactive }, this.poolData!);
+        const { trained } = await ensureReferenceModel(plan, c.data, reference, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, interactive: options.interactive, ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) }, this.poolData!);
         if (trained) this.trained.push(`reference-${reference.index}`);
         return 'done';
       }

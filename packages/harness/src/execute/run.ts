@@ -140,8 +140,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const places = { cacheDir, resultsDir: options.resultsDir, tuning: options.tuning ?? null };
   const written = new Set<string>();
 
-  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained });
-  const runJob = async (job: Job): Promise<'done' | 'failed'> => {
+  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained, stopTraining: (seconds) => budget.stopsTraining(seconds) });
+  const runJob = async (job: Job): Promise<'done' | 'failed' | 'stopped'> => {
     if (job.kind !== 'cell') return runner.run(job);
     const outcome = await runner.cell(keyOf(job));
     if ('failure' in outcome) {

@@ -175,7 +175,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   log(`tune ${config.name}: ${searches.length} search(es), ${searches.length - todo.length} finished before; ${total} candidate run(s) to go; record: ${options.recordFile}`);
   if (todo.length === 0) return result(false);
 
-  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained });
+  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained, stopTraining: (seconds) => budget.stopsTraining(seconds) });
   const gapMetrics = gapMetricsFor(config);
   const jobs = jobGraph(plan);
   const keyOf = jobKey;

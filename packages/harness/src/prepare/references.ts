@@ -98,6 +98,8 @@ export interface ReferenceOptions {
   batchSize: number;
   log: (line: string) => void;
   interactive: boolean;
+  /** a time limit: true at an epoch end stops the training there, checkpointed */
+  stopTraining?: (lastEpochSeconds: number) => boolean;
 }
 
 function outputsHeader(data: PreparedData): OutputsHeader {
@@ -136,11 +138,23 @@ export async function ensureReferenceModel(
   });
   const trainOn = Int32Array.from(positions);
   const progress = createPhaseProgress(role, log, options.interactive);
-  const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
-    const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
-    return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
-  });
-  progress.stop();
+  let trained: Awaited<ReturnType<typeof cachedModel>>;
+  try {
+    trained = await cachedModel(
+      options.cacheDir,
+      reference.key,
+      role,
+      log,
+      async (checkpoint) => {
+        const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
+        return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p), { checkpoint })).model;
+      },
+      options.stopTraining,
+    );
+  } finally {
+    progress.stop();
+  }
+  const { model, trainedNow } = trained;
   try {
     log(`${role}: computing its outputs on ${data.train.count} training and ${data.test.count} test images (inference)`);
     const allTrain = Int32Array.from({ length: data.train.count }, (_, i) => i);
