@@ -6,7 +6,7 @@ import { reportedMetrics } from '@lethe/metrics';
 import type { Plan, PlannedCell, PlannedGroup } from '../plan/plan.js';
 import { createPhaseProgress } from '../prepare/progress.js';
 import { collectProvenance } from './provenance.js';
-import { RESULT_SCHEMA, type CellResult, type SpdGanResult } from '../results/results.js';
+import { RESULT_SCHEMA, checkCellResult, type CellResult, type SpdGanResult } from '../results/results.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { ensureReferenceModel, loadReferenceModels, referencePoolData } from '../prepare/references.js';
 import { prepareSpdGanGroup, spdGanResultOf, type SpdGanGroup } from '../prepare/spd-gan.js';
@@ -242,6 +242,10 @@ export async function runCell(
     timing: ratio.timing,
     provenance: { ...provenance, createdAt: new Date().toISOString() },
   };
+  // the writer checks what readers check, on the result as JSON will hold it (NaN becomes null): a NaN, a missing or
+  // an out-of-range number fails the cell rather than being written
+  const checked = checkCellResult(JSON.parse(JSON.stringify(result)), resultFilePath('<results>', config.name, cell));
+  if (!checked.ok) return failure(`its result does not pass the result schema (${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')})`);
   log(
     `${cell.label}: ${describeMetrics(metrics, mia)}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)` +
       (spdResult

@@ -5,7 +5,7 @@ import { defaultDataDir } from '@lethe/datasets';
 import type { BenchmarkConfig } from '../config/config.js';
 import { planBenchmark, type Plan } from '../plan/plan.js';
 import { cellStatus, resultFilePath, retireSupersededResults } from '../results/result-files.js';
-import type { CellResult } from '../results/results.js';
+import { formatResultProblem, type CellResult } from '../results/results.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { BenchmarkData } from '../prepare/data.js';
 import { TimeBudget } from './budget.js';
@@ -114,7 +114,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const backend = await initBackend(options.backend, { log });
   const budget = new TimeBudget(options.timeLimitSeconds ?? null, log);
 
-  const status = cellStatus(plan, options.resultsDir, options.force);
+  // a result file that fails the schema is reported (path and field) and its cell runs again, never reused
+  const status = cellStatus(plan, options.resultsDir, options.force, (p) => log(`${formatResultProblem(p)}; its cell runs again`));
   const results: CellResult[] = [...status.done.values()];
   const reused = results.length;
   const trained: string[] = [];
