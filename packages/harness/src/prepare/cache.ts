@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Model, loadModel, saveModel, isSavedModel } from '@lethe/models';
+import { type Model, type ModelSpec, loadModel, saveModel, isSavedModel } from '@lethe/models';
 import { backendInfo } from '@lethe/runtime';
 
 /** Write JSON atomically (temporary file + rename): a killed run never leaves a half-written file. */
@@ -29,12 +29,16 @@ export function modelCached(cacheDir: string, key: string): boolean {
   return isSavedModel(path.join(cacheDir, key));
 }
 
-/** Load a cached model by key, or train and cache it. The save is atomic: a killed run retrains, never half-loads. */
-export async function cachedModel(cacheDir: string, key: string, role: string, log: (line: string) => void, train: () => Promise<Model>): Promise<CachedModel> {
+/**
+ * Load a cached model by key, or train and cache it. The entry is verified as a whole against what its key stands for
+ * (the expected spec, the key it records, its variable layout and weights hash); one that fails is trained again with
+ * the reason logged, never used. The save is atomic and records the key: a killed run retrains, never half-loads.
+ */
+export async function cachedModel(cacheDir: string, key: string, spec: ModelSpec, role: string, log: (line: string) => void, train: () => Promise<Model>): Promise<CachedModel> {
   const dir = path.join(cacheDir, key);
   if (isSavedModel(dir)) {
     try {
-      const { model, metadata } = await loadModel(dir);
+      const { model, metadata } = await loadModel(dir, { spec, cacheKey: key });
       log(`${role}: loaded from cache ${dir}`);
       return { model, trainSeconds: Number(metadata.trainSeconds), trainedNow: false, dir, ...trainedOn(metadata) };
     } catch (err) {
@@ -49,6 +53,6 @@ export async function cachedModel(cacheDir: string, key: string, role: string, l
   const info = backendInfo();
   const backend = info?.name ?? null;
   const threads = info?.threads ?? null;
-  await saveModel(model, dir, { role, trainSeconds, backend, backendThreads: threads, createdAt: new Date().toISOString() });
+  await saveModel(model, dir, { role, trainSeconds, backend, backendThreads: threads, createdAt: new Date().toISOString() }, { cacheKey: key });
   return { model, trainSeconds, trainedNow: true, dir, backend, threads };
 }

@@ -107,7 +107,7 @@ export function describeMetrics(m: AccuracyMetrics & { MIA?: number }, mia: Memb
 export async function ensureOriginal(context: RunContext, seed: number, key: string): Promise<CachedModel> {
   const { plan, data, log, interactive, cacheDir } = context;
   const progress = createPhaseProgress(`original model (seed ${seed})`, log, interactive);
-  const original = await cachedModel(cacheDir, key, `original model (seed ${seed})`, log, async () => {
+  const original = await cachedModel(cacheDir, key, plan.modelSpec, `original model (seed ${seed})`, log, async () => {
     const { model } = await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, seed, (p) => progress.update(p));
     return model;
   });
@@ -124,7 +124,7 @@ export async function ensureGold(context: RunContext, group: PlannedGroup, role:
   const { plan, data, log, interactive, cacheDir } = context;
   const name = role === 'gold' ? 'gold model' : 'validation gold model';
   const progress = createPhaseProgress(`${name} (retrain)`, log, interactive);
-  const gold = await cachedModel(cacheDir, group.goldKey, name, log, () => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p)));
+  const gold = await cachedModel(cacheDir, group.goldKey, plan.modelSpec, name, log, () => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p)));
   progress.stop();
   if (gold.trainedNow) context.trained.push(role);
   return gold;

@@ -136,7 +136,7 @@ export async function ensureReferenceModel(
   });
   const trainOn = Int32Array.from(positions);
   const progress = createPhaseProgress(role, log, options.interactive);
-  const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
+  const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, plan.modelSpec, role, log, async () => {
     const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
     return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
   });
