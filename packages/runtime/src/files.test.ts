@@ -15,7 +15,19 @@ test('atomic writes leave the file and no temporary; header files round-trip and
   assert.equal(read!.header.n, 3);
   assert.equal(readHeaderFile<{ format: string }>(path.join(dir, 'h.bin'), (h) => h.format === 'f/2'), null);
   assert.equal(readHeaderFile(path.join(dir, 'missing.bin'), () => true), null);
+  assert.match(String((read!.header as { bodySha256?: string }).bodySha256), /^[0-9a-f]{64}$/);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'h.bin']);
+  // a damaged body (same length) is an error naming the file and the fix, not data (issue 13)
+  const bytes = fs.readFileSync(path.join(dir, 'h.bin'));
+  bytes[bytes.length - 1] = 9;
+  fs.writeFileSync(path.join(dir, 'h.bin'), bytes);
+  assert.throws(() => readHeaderFile(path.join(dir, 'h.bin'), () => true), /'.*h\.bin' is damaged \(its body has SHA-256 [0-9a-f]{64}, its header records [0-9a-f]{64}\); delete it so it is computed again/);
+  // a file from before bodySha256 still reads
+  fs.writeFileSync(path.join(dir, 'old.bin'), Buffer.concat([Buffer.from('{"format":"f/1"}\n'), Buffer.from([5])]));
+  assert.deepEqual([...readHeaderFile(path.join(dir, 'old.bin'), () => true)!.body], [5]);
+  fs.rmSync(path.join(dir, 'old.bin'));
+  fs.writeFileSync(path.join(dir, 'h.bin'), '{"format":');
+  assert.throws(() => readHeaderFile(path.join(dir, 'h.bin'), () => true), /is damaged \(no header line\)/);
   // an unwritable place: the error names the path
   fs.writeFileSync(path.join(dir, 'plain'), '');
   assert.throws(() => writeFileAtomic(path.join(dir, 'plain', 'y.json'), 'x'), /'.*plain\/y\.json'/);

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -31,31 +32,49 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 }
 
 /**
- * The cache files that hold arrays (reference-model outputs, adversarial sets, generators): one JSON header line, then
- * a binary body, written atomically.
+ * The cache files that hold arrays (reference-model outputs, generators): one JSON header line, then a binary body,
+ * written atomically. The header records the body's SHA-256 (`bodySha256`), which readHeaderFile checks.
  */
 export function writeHeaderFile(file: string, header: object, body: Uint8Array | readonly Uint8Array[]): void {
   const parts = body instanceof Uint8Array ? [body] : [...body];
-  writeFileAtomic(file, Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), ...parts]));
+  const hash = crypto.createHash('sha256');
+  for (const part of parts) hash.update(part);
+  const withHash = { ...header, bodySha256: hash.digest('hex') };
+  writeFileAtomic(file, Buffer.concat([Buffer.from(JSON.stringify(withHash) + '\n'), ...parts]));
 }
 
 /**
- * Read a header file; null when it is missing, unreadable, or its header is not the expected one (`accept` says
- * which): a cache entry of another format or data set is recomputed, never used.
+ * Read a header file; null when it is missing or its header is not the expected one (`accept` says which): a cache
+ * entry of another format or data set is recomputed, never used. A file whose body does not match the SHA-256 its
+ * header records, or whose header line is not JSON, is damaged: an error names the file and the fix (files written
+ * before `bodySha256` existed have no hash to check and are read as before).
  */
 export function readHeaderFile<H>(file: string, accept: (header: H) => boolean): { header: H; body: Uint8Array } | null {
   if (!fs.existsSync(file)) return null;
-  const bytes = fs.readFileSync(file);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read '${file}': ${(err as Error).message}`);
+  }
+  const damaged = (why: string): Error => new Error(`'${file}' is damaged (${why}); delete it so it is computed again`);
   const newline = bytes.indexOf(0x0a);
-  if (newline < 0) return null;
+  if (newline < 0) throw damaged('no header line');
   let header: H;
   try {
     header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as H;
   } catch {
-    return null;
+    throw damaged('its header line is not JSON');
   }
+  if (typeof header !== 'object' || header === null) throw damaged('its header line is not a JSON object');
   if (!accept(header)) return null;
-  return { header, body: bytes.subarray(newline + 1) };
+  const body = bytes.subarray(newline + 1);
+  const recorded = (header as { bodySha256?: unknown }).bodySha256;
+  if (recorded !== undefined) {
+    const actual = crypto.createHash('sha256').update(body).digest('hex');
+    if (actual !== recorded) throw damaged(`its body has SHA-256 ${actual}, its header records ${String(recorded)}`);
+  }
+  return { header, body };
 }
 
 function alive(pid: number): boolean {
