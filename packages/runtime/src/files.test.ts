@@ -34,13 +34,35 @@ test('atomic writes leave the file and no temporary; header files round-trip and
   fs.rmSync(dir, { recursive: true });
 });
 
-test('stale temporaries of dead writers are removed, a live writer\'s are kept', () => {
+test('stale leftovers of dead writers are removed once 10 minutes old; a live writer\'s and recent ones are kept', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-stale-'));
   fs.mkdirSync(path.join(dir, 'sub'));
   const dead = 2 ** 22 + 4321; // above Linux's default pid_max, so no process has it
-  const files = { deadOld: path.join(dir, `r.json.tmp-${dead}`), deadNew: path.join(dir, 'sub', `w.bin.tmp-${dead}-7`), mine: path.join(dir, `m.json.tmp-${process.pid}-0`), other: path.join(dir, 'keep.json') };
+  const files = {
+    deadOld: path.join(dir, `r.json.tmp-${dead}`),
+    deadNew: path.join(dir, 'sub', `w.bin.tmp-${dead}-7`),
+    partial: path.join(dir, `data_batch_1.bin.${dead}.partial`),
+    mine: path.join(dir, `m.json.tmp-${process.pid}-0`),
+    minePartial: path.join(dir, `x.bin.${process.pid}.partial`),
+    recent: path.join(dir, `fresh.json.tmp-${dead}-1`),
+    other: path.join(dir, 'keep.json'),
+    otherPartial: path.join(dir, 'notes.partial'),
+  };
   for (const f of Object.values(files)) fs.writeFileSync(f, 'x');
-  assert.deepEqual(removeStaleTemporaries(dir).sort(), [files.deadOld, files.deadNew].sort());
-  assert.ok(fs.existsSync(files.mine) && fs.existsSync(files.other));
+  // an interrupted download's staging folder (133 MB in real life) and a checkpoint copy's
+  const staging = path.join(dir, `.fetch-official-${dead}-1765000000000`);
+  const checkpoint = path.join(dir, `.0123abcd.tmp-${dead}`);
+  const liveStaging = path.join(dir, `.fetch-npm-${process.pid}-1765000000000`);
+  for (const d of [staging, checkpoint, liveStaging]) {
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'cifar-10-binary.tar.gz'), 'x');
+  }
+  const old = Date.now() / 1000 - 11 * 60;
+  for (const p of [...Object.values(files).filter((f) => f !== files.recent), staging, checkpoint, liveStaging]) fs.utimesSync(p, old, old);
+  fs.utimesSync(files.recent, Date.now() / 1000 - 9 * 60, Date.now() / 1000 - 9 * 60);
+  assert.deepEqual(removeStaleTemporaries(dir).sort(), [files.deadOld, files.deadNew, files.partial, staging, checkpoint].sort());
+  for (const kept of [files.mine, files.minePartial, files.recent, files.other, files.otherPartial, liveStaging]) assert.ok(fs.existsSync(kept), kept);
+  // the recent one goes once it is old enough
+  assert.deepEqual(removeStaleTemporaries(dir, { now: Date.now() + 2 * 60 * 1000 }), [files.recent]);
   fs.rmSync(dir, { recursive: true });
 });

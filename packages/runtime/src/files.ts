@@ -86,25 +86,68 @@ function alive(pid: number): boolean {
   }
 }
 
+/** How old a leftover must be before it is removed (its writer may be on another machine sharing the directory). */
+export const STALE_AFTER_MS = 10 * 60 * 1000;
+
 /**
- * Remove the temporary files (`*.tmp-<pid>-...`) that writers which are no longer running left in `dir` and its
- * subfolders (a kill or a full disk between write and rename): they are never read, and on a full disk they keep it
- * full. A live writer's are left alone. Returns the paths removed.
+ * The pid that owns a leftover, from its name, or null when the name is not one of a writer's temporaries:
+ * `<file>.tmp-<pid>[-<n>]` (writeFileAtomic, checkpoint staging folders), `<file>.<pid>.partial` (data set downloads),
+ * `.fetch-<source>-<pid>-<time>` (a download's staging folder).
  */
-export function removeStaleTemporaries(dir: string): string[] {
+function leftoverOwner(name: string, isDirectory: boolean): number | null {
+  const m = /\.tmp-(\d+)(?:-\d+)?$/.exec(name) ?? (isDirectory ? /^\.fetch-[A-Za-z0-9_-]*?-(\d+)-\d+$/.exec(name) : /\.(\d+)\.partial$/.exec(name));
+  return m ? Number(m[1]) : null;
+}
+
+export interface RemoveStaleOptions {
+  /** leftovers younger than this are kept (default STALE_AFTER_MS: 10 minutes) */
+  minAgeMs?: number;
+  /** the current time, ms since the epoch (tests) */
+  now?: number;
+}
+
+/**
+ * Remove what writers that are no longer running left in `dir` and its subfolders (a kill or a full disk between
+ * write and rename): temporary files (`*.tmp-<pid>-<n>`, `*.<pid>.partial`) and staging folders (`.fetch-*` of an
+ * interrupted download, `*.tmp-<pid>` of a checkpoint copy). They are never read, and on a full disk they keep it
+ * full. A leftover is removed only when its owner pid is not running here AND it is at least 10 minutes old (a
+ * directory shared between machines holds other machines' pids, which mean nothing here). Returns the paths removed;
+ * an I/O error names its path.
+ */
+export function removeStaleTemporaries(dir: string, options: RemoveStaleOptions = {}): string[] {
   const removed: string[] = [];
   if (!fs.existsSync(dir)) return removed;
+  const minAge = options.minAgeMs ?? STALE_AFTER_MS;
+  const now = options.now ?? Date.now();
   const walk = (d: string): void => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      throw new Error(`could not list '${d}' to remove stale temporary files: ${(err as Error).message}`);
+    }
+    for (const entry of entries) {
       const full = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else {
-        const m = /\.tmp-(\d+)(?:-\d+)?$/.exec(entry.name);
-        if (m && !alive(Number(m[1]))) {
-          fs.rmSync(full, { force: true });
-          removed.push(full);
-        }
+      const directory = entry.isDirectory();
+      const owner = leftoverOwner(entry.name, directory);
+      if (owner === null) {
+        if (directory) walk(full);
+        continue;
       }
+      if (alive(owner)) continue;
+      let age: number;
+      try {
+        age = now - fs.lstatSync(full).mtimeMs;
+      } catch {
+        continue; // removed meanwhile by someone else
+      }
+      if (age < minAge) continue;
+      try {
+        fs.rmSync(full, { recursive: true, force: true });
+      } catch (err) {
+        throw new Error(`could not remove the stale temporary '${full}': ${(err as Error).message}`);
+      }
+      removed.push(full);
     }
   };
   walk(dir);

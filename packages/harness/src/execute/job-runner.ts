@@ -16,6 +16,7 @@ import path from 'node:path';
 import { jobGraph, type Job } from '../plan/jobs.js';
 import { fileClaims } from './executor.js';
 import { jobDone } from './estimate.js';
+import { preflight } from './preflight.js';
 import { resultFilePath } from '../results/result-files.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { TuningRecord } from '../plan/tuning-record.js';
@@ -287,6 +288,7 @@ export async function runJobById(plan: Plan, jobId: string, options: SingleJobOp
   }
   const missing = job.deps.filter((d) => !jobDone(plan, jobs.find((j) => j.id === d)!, places));
   if (missing.length > 0) throw new Error(`${job.title} needs ${missing.length} job(s) done first: ${missing.map((d) => jobs.find((j) => j.id === d)!.title).join('; ')}`);
+  preflight(plan, { cacheDir: options.cacheDir, ...(job.kind === 'cell' ? { resultsDir: options.resultsDir } : {}), jobs: [job] });
   const claims = fileClaims(path.join(options.cacheDir, 'claims'));
   if (!claims.claim(job.id)) throw new Error(`${job.title} is being run by another process (its claim is in ${path.join(options.cacheDir, 'claims')})`);
   const runner = new JobRunner(plan, options);
