@@ -289,7 +289,8 @@ export async function buildLeaderboard(options: BuildLeaderboardOptions): Promis
   fs.mkdirSync(outDir, { recursive: true });
   // Vendor files first, index.html last: the page only appears once everything it loads is in place.
   const scripts = copyVendor(outDir);
-  const skipped = problems.map((p) => ({ ...p, file: path.relative(resultsDir, p.file) || p.file }));
+  const { printable } = await import('@lethe/harness/results');
+  const skipped = problems.map((p) => ({ ...p, file: printable(path.relative(resultsDir, p.file) || p.file) }));
   const html = renderPage({ rows, results, charts, scripts, title: options.title ?? 'Lethe leaderboard', now: options.now ?? new Date(), skipped });
   const indexPath = path.join(outDir, 'index.html');
   writeFileAtomic(indexPath, html);

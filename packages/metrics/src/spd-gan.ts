@@ -285,7 +285,8 @@ export async function saveSpdGenerator(generator: SpdGenerator, file: string, me
 
 export function loadSpdGenerator(file: string): { generator: SpdGenerator; metadata: Record<string, unknown> } {
   type Header = { format: string; eps: number; channels: number; hidden: number; weights: { name: string; shape: number[] }[]; metadata: Record<string, unknown> };
-  const read = readHeaderFile<Header>(file, () => true);
+  // files written before bodySha256 have exactly these keys
+  const read = readHeaderFile<Header>(file, () => true, { unhashed: (h) => Object.keys(h).sort().join() === 'channels,eps,format,hidden,metadata,weights' });
   if (!read) throw new Error(`${file} is not an SPD generator file (missing, or no JSON header line)`);
   const { header, body } = read;
   if (header.format !== SPD_GENERATOR_FORMAT) throw new Error(`${file}: format '${header.format}', expected '${SPD_GENERATOR_FORMAT}'`);

@@ -22,9 +22,13 @@ test('atomic writes leave the file and no temporary; header files round-trip and
   bytes[bytes.length - 1] = 9;
   fs.writeFileSync(path.join(dir, 'h.bin'), bytes);
   assert.throws(() => readHeaderFile(path.join(dir, 'h.bin'), () => true), /'.*h\.bin' is damaged \(its body has SHA-256 [0-9a-f]{64}, its header records [0-9a-f]{64}\); delete it so it is computed again/);
-  // a file from before bodySha256 still reads
+  // a file from before bodySha256 reads when its caller says so; a header whose bodySha256 key is damaged does not
   fs.writeFileSync(path.join(dir, 'old.bin'), Buffer.concat([Buffer.from('{"format":"f/1"}\n'), Buffer.from([5])]));
-  assert.deepEqual([...readHeaderFile(path.join(dir, 'old.bin'), () => true)!.body], [5]);
+  const oldKeys = (h: object): boolean => Object.keys(h).join() === 'format';
+  assert.deepEqual([...readHeaderFile(path.join(dir, 'old.bin'), () => true, { unhashed: oldKeys })!.body], [5]);
+  assert.throws(() => readHeaderFile(path.join(dir, 'old.bin'), () => true), /is damaged \(its header records no bodySha256\)/);
+  fs.writeFileSync(path.join(dir, 'old.bin'), Buffer.concat([Buffer.from('{"format":"f/1","codySha256":"00"}\n'), Buffer.from([5])]));
+  assert.throws(() => readHeaderFile(path.join(dir, 'old.bin'), () => true, { unhashed: oldKeys }), /records no bodySha256/);
   fs.rmSync(path.join(dir, 'old.bin'));
   fs.writeFileSync(path.join(dir, 'h.bin'), '{"format":');
   assert.throws(() => readHeaderFile(path.join(dir, 'h.bin'), () => true), /is damaged \(no header line\)/);

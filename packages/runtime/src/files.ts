@@ -43,13 +43,21 @@ export function writeHeaderFile(file: string, header: object, body: Uint8Array |
   writeFileAtomic(file, Buffer.concat([Buffer.from(JSON.stringify(withHash) + '\n'), ...parts]));
 }
 
+export interface ReadHeaderFileOptions<H> {
+  /**
+   * Which headers without `bodySha256` to read anyway: files written before it existed. Say exactly which (e.g. a
+   * header with precisely the old keys), so that a damaged `bodySha256` key does not pass for an old file.
+   */
+  unhashed?: (header: H) => boolean;
+}
+
 /**
  * Read a header file; null when it is missing or its header is not the expected one (`accept` says which): a cache
  * entry of another format or data set is recomputed, never used. A file whose body does not match the SHA-256 its
- * header records, or whose header line is not JSON, is damaged: an error names the file and the fix (files written
- * before `bodySha256` existed have no hash to check and are read as before).
+ * header records, that records none (unless `unhashed` accepts the header), or whose header line is not a JSON object,
+ * is damaged: an error names the file and the fix.
  */
-export function readHeaderFile<H>(file: string, accept: (header: H) => boolean): { header: H; body: Uint8Array } | null {
+export function readHeaderFile<H>(file: string, accept: (header: H) => boolean, options: ReadHeaderFileOptions<H> = {}): { header: H; body: Uint8Array } | null {
   if (!fs.existsSync(file)) return null;
   let bytes: Buffer;
   try {
@@ -66,11 +74,13 @@ export function readHeaderFile<H>(file: string, accept: (header: H) => boolean):
   } catch {
     throw damaged('its header line is not JSON');
   }
-  if (typeof header !== 'object' || header === null) throw damaged('its header line is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw damaged('its header line is not a JSON object');
   if (!accept(header)) return null;
   const body = bytes.subarray(newline + 1);
   const recorded = (header as { bodySha256?: unknown }).bodySha256;
-  if (recorded !== undefined) {
+  if (recorded === undefined) {
+    if (!options.unhashed?.(header)) throw damaged('its header records no bodySha256');
+  } else {
     const actual = crypto.createHash('sha256').update(body).digest('hex');
     if (actual !== recorded) throw damaged(`its body has SHA-256 ${actual}, its header records ${String(recorded)}`);
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getUnlearner, resolveHyperParameters, SETTINGS, type Setting } from '@lethe/core';
 import { getMembershipAttack, resolveAttackOptions } from '@lethe/attacks';
 import { getDataset, type DatasetEntry } from '@lethe/datasets';
-import { benchmarkNameSchema, methodNameSchema, safeTextSchema } from './strings.js';
+import { benchmarkNameSchema, methodNameSchema, printable, safeTextSchema } from './strings.js';
 
 /**
  * A benchmark config (JSON). Stage 1 of config -> plan -> run -> results -> report. The schema carries the
@@ -237,6 +237,10 @@ export type BenchmarkConfig = z.infer<typeof benchmarkConfigSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(message: string) {
+    // messages quote the config (keys, values, names): never let it put control or bidi characters on a terminal
+    super(message.split('\n').map(printable).join('\n'));
+  }
 }
 
 /** Validate a parsed config: schema first, then method names and their hyper-parameters. */

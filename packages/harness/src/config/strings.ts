@@ -57,3 +57,15 @@ export function safeTextSchema(max = MAX_TEXT_LENGTH) {
       if (reason) ctx.addIssue({ code: 'custom', message: reason });
     });
 }
+
+/** Control, bidirectional and line-separator characters, for `printable`. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g;
+
+/**
+ * Text safe to print in a terminal or a page, for messages that quote untrusted input (a JSON parser's error, a key
+ * from a file): every control, bidirectional or line-separator character is shown as its code (`\u001B`).
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()}`);
+}

@@ -79,7 +79,12 @@ export function referenceOutputsFile(cacheDir: string, key: string): string {
  * set); an error naming the file when it is damaged (its body's SHA-256 or length is wrong).
  */
 function readOutputs(file: string, expected: OutputsHeader, data: PreparedData): { train: ModelOutputs; test: ModelOutputs } | null {
-  const read = readHeaderFile<OutputsHeader>(file, (h) => h.format === expected.format && h.dataChecksum === expected.dataChecksum && h.trainCount === expected.trainCount && h.testCount === expected.testCount && h.numClasses === expected.numClasses);
+  const read = readHeaderFile<OutputsHeader>(
+    file,
+    (h) => h.format === expected.format && h.dataChecksum === expected.dataChecksum && h.trainCount === expected.trainCount && h.testCount === expected.testCount && h.numClasses === expected.numClasses,
+    // files written before bodySha256 have exactly these keys
+    { unhashed: (h) => Object.keys(h).sort().join() === 'dataChecksum,format,numClasses,testCount,trainCount' },
+  );
   if (!read) return null;
   const k = expected.numClasses;
   if (read.body.byteLength !== 4 * k * (expected.trainCount + expected.testCount)) {

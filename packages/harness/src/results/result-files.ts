@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Plan, PlannedCell } from '../plan/plan.js';
-import { SUPERSEDED_DIR, readResultFile, type CellResult, type ResultProblem } from './results.js';
+import { SUPERSEDED_DIR, readResultFile, resultProblem, type CellResult, type ResultProblem } from './results.js';
 
 /** Result files on disk: where a cell's file is, whether it holds the cell's result, which cells are done. */
 
@@ -24,11 +24,11 @@ export function readExistingResult(file: string, cellHash: string, onProblem?: (
     return null;
   }
   if (read.kind === 'other') {
-    onProblem?.({ file, field: 'schema', message: `is '${read.schema}', not a result file` });
+    onProblem?.(resultProblem(file, 'schema', `is '${read.schema}', not a result file`));
     return null;
   }
   if (read.result.cellHash !== cellHash) {
-    onProblem?.({ file, field: 'cellHash', message: `is '${read.result.cellHash}', but the file is named for cell '${cellHash}'` });
+    onProblem?.(resultProblem(file, 'cellHash', `is '${read.result.cellHash}', but the file is named for cell '${cellHash}'`));
     return null;
   }
   return read.result;

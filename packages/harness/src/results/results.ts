@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HyperParameterSource } from '../plan/tuning-record.js';
-import { RESULT_SCHEMA_FAMILY, RESULT_SCHEMA_ID, checkCellResult, formatResultProblem, type ResultProblem } from './schema.js';
+import { RESULT_SCHEMA_FAMILY, RESULT_SCHEMA_ID, checkCellResult, formatResultProblem, resultProblem, type ResultProblem } from './schema.js';
 
-export { cellResultSchema, checkCellResult, formatResultProblem, RESULT_SCHEMA_FAMILY, type ResultProblem } from './schema.js';
+export { cellResultSchema, checkCellResult, formatResultProblem, resultProblem, RESULT_SCHEMA_FAMILY, type ResultProblem } from './schema.js';
+export { printable } from '../config/strings.js';
 
 /**
  * One result file = one cell of a benchmark plan (method x setting x forget set x seed).
@@ -198,7 +199,7 @@ export type ResultFileRead =
  * file and the field. A JSON file whose `schema` names another kind of Lethe file (`lethe.tuning/...`) is 'other'.
  */
 export function readResultFile(file: string): ResultFileRead {
-  const problem = (field: string, message: string): ResultFileRead => ({ kind: 'problem', problems: [{ file, field, message }] });
+  const problem = (field: string, message: string): ResultFileRead => ({ kind: 'problem', problems: [resultProblem(file, field, message)] });
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -250,7 +251,7 @@ export function loadResults(dir: string, options: LoadResultsOptions = {}): Cell
     try {
       entries = fs.readdirSync(d, { withFileTypes: true });
     } catch (err) {
-      report({ file: d, field: '(directory)', message: `cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      report(resultProblem(d, '(directory)', `cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`));
       return;
     }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {

@@ -3,28 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { RESULT_SCHEMA, ResultFileError, checkCellResult, loadResults, readResultFile, type CellResult, type ResultProblem } from './results.js';
+import { ResultFileError, checkCellResult, loadResults, readResultFile, type ResultProblem } from './results.js';
+import { validResult } from './fixtures.test-util.js';
 import { cellStatus, readExistingResult, resultFilePath, retireSupersededResults } from './result-files.js';
 import { parseBenchmarkConfig } from '../config/config.js';
 import { planBenchmark } from '../plan/plan.js';
-
-/** A result as the harness writes it (made-up numbers). */
-export function validResult(overrides: { benchmark?: string; cellHash?: string; method?: string } = {}): CellResult {
-  const method = overrides.method ?? 'finetune';
-  return {
-    schema: RESULT_SCHEMA,
-    benchmark: overrides.benchmark ?? 'unit',
-    cellHash: overrides.cellHash ?? '0123456789abcdef',
-    cell: { method, label: method, setting: 'retain', forgetSet: 'random-10pct', seed: 0, seeds: { original: 0, forgetSet: 0, unlearning: 0 }, hyperParameters: { lr: 0.01 }, hyperParameterSource: { kind: 'config' } },
-    metrics: { UA: 91, RA: 99, TA: 88, MIA: 55, avgGap: 2.5, avgGapOver: ['UA', 'RA', 'TA', 'MIA'], FR: 0.05, MRR: 1, alignmentGap: 1, activationDistance: 0.2, klForget: 0.1, klTest: 0.05 },
-    mia: { attack: 'rmia', referenceModels: 4, ftAuc: 55, tprAt1Fpr: 2, efficacy: 30, byAttack: { rmia: { ftAuc: 55, tprAt1Fpr: 2, referenceModels: 4 }, 'svc-mia': { efficacy: 30 } } },
-    gold: { UA: 90, RA: 99, TA: 89, MIA: 52, FR: null, MRR: 1 },
-    original: { UA: 100, RA: 100, TA: 90, MIA: 80 },
-    sizes: { train: 1000, forget: 100, retain: 900, test: 200 },
-    timing: { unlearnSeconds: 10, retrainSeconds: 100, retrainBackend: 'cpu', relativeToRetrain: 0.1 },
-    provenance: { lethe: { '@lethe/harness': '0.1.0' }, tfjs: '4.22.0', backend: { name: 'cpu', tfjsBackend: 'cpu', version: '4.22.0' }, node: 'v20', platform: 'linux-x64', cpus: '2 x CPU', gitCommit: null, dataChecksum: 'abc', configHash: 'def', createdAt: '2026-01-01T00:00:00.000Z' },
-  };
-}
 
 type Json = Record<string, unknown>;
 const edit = (patch: (r: Json) => void): Json => {

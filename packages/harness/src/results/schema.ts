@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_NAME_LENGTH, unsafeTextReason } from '../config/strings.js';
+import { MAX_NAME_LENGTH, printable, unsafeTextReason } from '../config/strings.js';
 import type { CellResult } from './results.js';
 
 /**
@@ -171,9 +171,14 @@ export interface ResultProblem {
   message: string;
 }
 
-/** The problem as one line: `result file '<path>': <field>: <message>`. */
+/** The problem as one line: `result file '<path>': <field>: <message>` (control characters shown as codes). */
 export function formatResultProblem(problem: ResultProblem): string {
-  return `result file '${problem.file}': ${problem.field}: ${problem.message}`;
+  return printable(`result file '${problem.file}': ${problem.field}: ${problem.message}`);
+}
+
+/** A problem whose field and message quote nothing unprintable from the file (keys, values, parser errors). */
+export function resultProblem(file: string, field: string, message: string): ResultProblem {
+  return { file, field: printable(field), message: printable(message) };
 }
 
 /**
@@ -181,7 +186,7 @@ export function formatResultProblem(problem: ResultProblem): string {
  * `schema` is checked first, so a file of another version is reported as that, not as a list of missing fields.
  */
 export function checkCellResult(value: unknown, file: string): { ok: true; result: CellResult } | { ok: false; problems: ResultProblem[] } {
-  const problem = (field: string, message: string): { ok: false; problems: ResultProblem[] } => ({ ok: false, problems: [{ file, field, message }] });
+  const problem = (field: string, message: string): { ok: false; problems: ResultProblem[] } => ({ ok: false, problems: [resultProblem(file, field, message)] });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem('(file)', `expected a JSON object, found ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   const schema = (value as { schema?: unknown }).schema;
   if (typeof schema !== 'string') return problem('schema', `missing or not a string; a Lethe result file has "schema": "${RESULT_SCHEMA_ID}"`);
@@ -192,5 +197,5 @@ export function checkCellResult(value: unknown, file: string): { ok: true; resul
   const parsed = cellResultSchema.safeParse(value);
   // the schema is the interface CellResult (results.ts, where each field is documented) with its ranges
   if (parsed.success) return { ok: true, result: parsed.data as unknown as CellResult };
-  return { ok: false, problems: parsed.error.issues.slice(0, 10).map((issue) => ({ file, field: fieldPath(issue.path), message: issue.message })) };
+  return { ok: false, problems: parsed.error.issues.slice(0, 10).map((issue) => resultProblem(file, fieldPath(issue.path), issue.message)) };
 }
