@@ -22,6 +22,7 @@ import {
   readTuningRecord,
   tuningFileFor,
   loadResults,
+  formatResultProblem,
   reproductionTable,
   compareRanks,
   rankComparisonMarkdown,
@@ -143,7 +144,7 @@ withSlurmOptions(program
       const plan = planBenchmark(config, { tuning });
       const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
       const resultsDir = fromUser(opts.resultsDir);
-      const runs = runJobFilter(plan, cellStatus(plan, resultsDir));
+      const runs = runJobFilter(plan, cellStatus(plan, resultsDir, false, (p) => log(`${formatResultProblem(p)}; its cell runs again`)));
       const places = { cacheDir, resultsDir, tuning };
       const jobs = jobGraph(plan);
       const states = jobStates(plan, jobs, places);
@@ -364,7 +365,9 @@ program
   .requiredOption('--benchmark <name>', 'the benchmark to report')
   .option('--paper <table>', `compare the ranking by Avg Gap with a paper's table (${Object.keys(PAPER_TABLES).join(', ')})`)
   .action((resultsDir: string, opts: { benchmark: string; paper?: string }) => {
-    const { markdown, summary } = reproductionTable(loadResults(fromUser(resultsDir)), opts.benchmark);
+    // a bad result file is reported (path, field) and left out; the report is made of the rest, and the exit code says so
+    const results = loadResults(fromUser(resultsDir), { onProblem: (p) => { log(`skipped: ${formatResultProblem(p)}`); process.exitCode = 1; } });
+    const { markdown, summary } = reproductionTable(results, opts.benchmark);
     console.log(markdown);
     if (opts.paper) {
       const paper = PAPER_TABLES[opts.paper];
@@ -432,8 +435,11 @@ leaderboard
   .argument('<results-dir>', 'directory of result JSON files (searched recursively)')
   .option('--out <dir>', 'output directory', 'leaderboard/dist')
   .action(async (resultsDir: string, opts: { out: string }) => {
-    const built = await buildLeaderboard({ resultsDir: fromUser(resultsDir), outDir: fromUser(opts.out) });
-    console.log(`leaderboard: ${built.indexPath} (${built.rows} rows)`);
+    // a bad result file is reported (path, field) and left out; the page is built from the rest, and the exit code says so
+    const built = await buildLeaderboard({ resultsDir: fromUser(resultsDir), outDir: fromUser(opts.out), onProblem: (p) => log(`skipped: ${formatResultProblem(p)}`) });
+    for (const e of built.chartErrors) log(`chart not drawn: ${e}`);
+    console.log(`leaderboard: ${built.indexPath} (${built.rows} rows${built.problems.length > 0 ? `; ${new Set(built.problems.map((p) => p.file)).size} result file(s) left out, listed on the page` : ''})`);
+    if (built.problems.length > 0 || built.chartErrors.length > 0) process.exitCode = 1;
   });
 
 try {

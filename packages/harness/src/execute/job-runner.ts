@@ -7,7 +7,7 @@ import type { Plan, PlannedCell, PlannedGroup } from '../plan/plan.js';
 import { createPhaseProgress, type PhaseProgress } from '../prepare/progress.js';
 import { cellEvaluationsFor } from './evaluations.js';
 import { collectProvenance } from './provenance.js';
-import { RESULT_SCHEMA, type AccuracyMetrics, type CellResult } from '../results/results.js';
+import { RESULT_SCHEMA, checkCellResult, type AccuracyMetrics, type CellResult } from '../results/results.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { ensureReferenceModel, loadReferenceModels, referencePoolData } from '../prepare/references.js';
 import { prepareSpdGanGroup, type SpdGanGroup } from '../prepare/spd-gan.js';
@@ -18,6 +18,7 @@ import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
 import { prepareArtefact } from '../prepare/artefacts.js';
 import { fileClaims } from './executor.js';
 import { jobDone } from './estimate.js';
+import { preflight } from './preflight.js';
 import { resultFilePath } from '../results/result-files.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { TuningRecord } from '../plan/tuning-record.js';
@@ -279,6 +280,10 @@ export async function runCell(
     timing: ratio.timing,
     provenance: { ...provenance, createdAt: new Date().toISOString() },
   };
+  // the writer checks what readers check, on the result as JSON will hold it (NaN becomes null): a NaN, a missing or
+  // an out-of-range number fails the cell rather than being written
+  const checked = checkCellResult(JSON.parse(JSON.stringify(result)), resultFilePath('<results>', config.name, cell));
+  if (!checked.ok) return failure(`its result does not pass the result schema (${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')})`);
   log(`${cell.label}: ${[describeMetrics(accuracy, null), ...described].join('  ')}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)`);
   return { result };
 }
@@ -315,6 +320,7 @@ export async function runJobById(plan: Plan, jobId: string, options: SingleJobOp
   }
   const missing = job.deps.filter((d) => !jobDone(plan, jobs.find((j) => j.id === d)!, places));
   if (missing.length > 0) throw new Error(`${job.title} needs ${missing.length} job(s) done first: ${missing.map((d) => jobs.find((j) => j.id === d)!.title).join('; ')}`);
+  preflight(plan, { cacheDir: options.cacheDir, ...(job.kind === 'cell' ? { resultsDir: options.resultsDir } : {}), jobs: [job] });
   const claims = fileClaims(path.join(options.cacheDir, 'claims'));
   if (!claims.claim(job.id)) throw new Error(`${job.title} is being run by another process (its claim is in ${path.join(options.cacheDir, 'claims')})`);
   const runner = new JobRunner(plan, options);

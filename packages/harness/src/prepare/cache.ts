@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Model, loadModel, saveModel, isSavedModel } from '@lethe/models';
+import { type Model, type ModelSpec, loadModel, saveModel, isSavedModel } from '@lethe/models';
 import type { TrainCheckpointer, TrainCheckpointState } from '@lethe/core';
 import { backendInfo } from '@lethe/runtime';
 import { writeFileAtomic } from '@lethe/runtime/files';
@@ -78,7 +78,7 @@ export function diskCheckpointer(cacheDir: string, key: string, log: (line: stri
           at += length;
         }
         if (at !== values.length) throw new Error(`${momentumFile} holds ${values.length} values, its state.json lists ${at}`);
-        const { model: saved } = await loadModel(dir);
+        const { model: saved } = await loadModel(dir, { spec: model.spec });
         try {
           if (JSON.stringify(saved.spec) !== JSON.stringify(model.spec)) throw new Error(`${dir} holds a model of another spec`);
           for (const [name, v] of [...model.params, ...model.state]) {
@@ -128,13 +128,16 @@ export function diskCheckpointer(cacheDir: string, key: string, log: (line: stri
 }
 
 /**
- * Load a cached model by key, or train and cache it. Training saves a checkpoint after each epoch and resumes from it
- * (a killed run loses at most one epoch; `stop`, a time limit, ends it at an epoch end with TrainingStopped). The
- * save is atomic: a killed run retrains, never half-loads.
+ * Load a cached model by key, or train and cache it. The entry is verified as a whole against what its key stands for
+ * (the expected spec, the key it records, its variable layout and weights hash); one that fails is trained again with
+ * the reason logged, never used. Training saves a checkpoint after each epoch and resumes from it (a killed run loses
+ * at most one epoch; `stop`, a time limit, ends it at an epoch end with TrainingStopped). The save is atomic and
+ * records the key: a killed run retrains, never half-loads.
  */
 export async function cachedModel(
   cacheDir: string,
   key: string,
+  spec: ModelSpec,
   role: string,
   log: (line: string) => void,
   train: (checkpoint: TrainCheckpointer) => Promise<Model>,
@@ -143,7 +146,7 @@ export async function cachedModel(
   const dir = path.join(cacheDir, key);
   if (isSavedModel(dir)) {
     try {
-      const { model, metadata } = await loadModel(dir);
+      const { model, metadata } = await loadModel(dir, { spec, cacheKey: key });
       log(`${role}: loaded from cache ${dir}`);
       return { model, trainSeconds: Number(metadata.trainSeconds), trainedNow: false, dir, ...trainedOn(metadata) };
     } catch (err) {
@@ -160,7 +163,7 @@ export async function cachedModel(
   const info = backendInfo();
   const backend = info?.name ?? null;
   const threads = info?.threads ?? null;
-  await saveModel(model, dir, { role, trainSeconds, backend, backendThreads: threads, createdAt: new Date().toISOString() });
+  await saveModel(model, dir, { role, trainSeconds, backend, backendThreads: threads, createdAt: new Date().toISOString() }, { cacheKey: key });
   fs.rmSync(trainingCheckpointDir(cacheDir, key), { recursive: true, force: true });
   return { model, trainSeconds, trainedNow: true, dir, backend, threads };
 }

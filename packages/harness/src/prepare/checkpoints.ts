@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isSavedModel } from '@lethe/models';
+import { isSavedModel, savedModelProblem } from '@lethe/models';
 import { stableStringify } from '../config/hash.js';
 import { jobGraph, type JobKind } from '../plan/jobs.js';
 import type { Plan } from '../plan/plan.js';
@@ -58,7 +58,8 @@ export function checkpointProblem(plan: Plan, dir: string): string | null {
   if (!fs.existsSync(weightsFile)) return `${weightsFile} is missing`;
   const sha = crypto.createHash('sha256').update(fs.readFileSync(weightsFile)).digest('hex');
   if (sha !== json.weightsSha256) return `${weightsFile} has SHA-256 ${sha}, but its model.json records ${String(json.weightsSha256)}`;
-  return null;
+  // the rest of the whole-entry check loadModel makes: manifest, recorded key, network revision, variable layout
+  return savedModelProblem(dir, { spec: plan.modelSpec, cacheKey: path.basename(dir) });
 }
 
 /** Copy one entry's files into `<to>/<name>` through a temporary directory and a rename: readers never see half of it. */

@@ -119,6 +119,7 @@ export async function ensureOriginal(context: RunContext, seed: number, key: str
     original = await cachedModel(
       cacheDir,
       key,
+      plan.modelSpec,
       `original model (seed ${seed})`,
       log,
       async (checkpoint) => (await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, seed, (p) => progress.update(p), { checkpoint })).model,
@@ -141,7 +142,7 @@ export async function ensureGold(context: RunContext, group: PlannedGroup, role:
   const progress = createPhaseProgress(`${name} (retrain)`, log, interactive);
   let gold: CachedModel;
   try {
-    gold = await cachedModel(cacheDir, group.goldKey, name, log, (checkpoint) => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p), { checkpoint }), context.stopTraining);
+    gold = await cachedModel(cacheDir, group.goldKey, plan.modelSpec, name, log, (checkpoint) => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p), { checkpoint }), context.stopTraining);
   } finally {
     progress.stop();
   }
