@@ -8,7 +8,8 @@
 # a "tuning" section, then the cells, each step within what remains of the time limit, and commits every result file
 # as its cell finishes, and the search record after the search. Trained models are checkpointed too: every two minutes
 # (and at the end) the finished ones are exported from the cache into benchmarks/checkpoints/<benchmark>/ and
-# committed, and a part starts by importing them into the cache. Run it again (here or on a fresh machine with the same
+# committed, with, at the end, the trainings the time limit stopped at an epoch end; a part starts by importing them
+# into the cache. Run it again (here or on a fresh machine with the same
 # checkout) to continue: nothing finished is redone, no checkpointed model is trained again.
 set -euo pipefail
 usage='usage: run-part.sh <config.json> <time limit, e.g. 2.5h> [shards, default 1] [results dir, default leaderboard/results]'
@@ -28,12 +29,13 @@ checkpoints="benchmarks/checkpoints/$name"
 # models trained by an earlier part (on any machine): into the cache, each verified, before anything trains
 if [ -d "$checkpoints" ]; then pnpm -s lethe cache import "$config" "$checkpoints"; fi
 save_models() {
-  pnpm -s lethe cache export "$config" "$checkpoints" | sed -n 1p
+  pnpm -s lethe cache export "$config" "$checkpoints" "$@" | sed -n 1p
   if [ -d "$checkpoints" ]; then bash benchmarks/commit-paths.sh "$name: trained models (checkpoints)" "$checkpoints"; fi
 }
 ( while sleep 120; do save_models >/dev/null 2>&1 || true; done ) &
 saver=$!
-trap 'kill "$saver" 2>/dev/null || true; save_models || true' EXIT
+# at the end also the trainings the time limit stopped at an epoch end, so the next part continues them
+trap 'kill "$saver" 2>/dev/null || true; save_models --with-training || true' EXIT
 on_result="bash benchmarks/commit-paths.sh \"$name: result \$(basename \"\$LETHE_RESULT_FILE\")\" \"\$LETHE_RESULT_FILE\""
 # run one lethe command as $shards shards side by side, each with $threads threads; its own log prefix per shard
 sharded() {

@@ -57,3 +57,25 @@ test('methods lists every registered unlearner with its paper', () => {
   assert.match(r.stdout, /^finetune\s+Fine-tune/m);
   assert.match(r.stdout, /paper: /);
 });
+
+test('report and leaderboard build: a bad result file is named with its field, the rest is used, and the exit code says so', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-cli-results-'));
+  const shipped = path.join(repo, 'leaderboard', 'results', 'cifar10-cpu');
+  fs.cpSync(shipped, path.join(dir, 'cifar10-cpu'), { recursive: true });
+  const one = fs.readdirSync(shipped).find((f) => f.endsWith('.json'))!;
+  const bad = JSON.parse(fs.readFileSync(path.join(shipped, one), 'utf8'));
+  bad.metrics.UA = null; // before issue 13: read as 0
+  bad.cellHash = 'bad';
+  fs.writeFileSync(path.join(dir, 'cifar10-cpu', 'bad.json'), JSON.stringify(bad));
+  const report = lethe(['report', dir, '--benchmark', 'cifar10-cpu']);
+  assert.equal(report.status, 1, report.stderr);
+  assert.match(report.stderr, /skipped: result file '.*cifar10-cpu\/bad\.json': metrics\.UA: expected a finite number, found null/);
+  assert.match(report.stdout, /retrain/);
+  const out = path.join(dir, 'site');
+  const built = lethe(['leaderboard', 'build', dir, '--out', out]);
+  assert.equal(built.status, 1, built.stderr);
+  assert.match(built.stderr, /skipped: result file '.*bad\.json': metrics\.UA: /);
+  assert.match(built.stdout, /1 result file\(s\) left out, listed on the page/);
+  assert.match(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), /cifar10-cpu\/bad\.json<\/code>: <code>metrics\.UA<\/code>/);
+  fs.rmSync(dir, { recursive: true });
+});

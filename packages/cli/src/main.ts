@@ -22,6 +22,7 @@ import {
   readTuningRecord,
   tuningFileFor,
   loadResults,
+  formatResultProblem,
   reproductionTable,
   compareRanks,
   rankComparisonMarkdown,
@@ -143,7 +144,7 @@ withSlurmOptions(program
       const plan = planBenchmark(config, { tuning });
       const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
       const resultsDir = fromUser(opts.resultsDir);
-      const runs = runJobFilter(plan, cellStatus(plan, resultsDir));
+      const runs = runJobFilter(plan, cellStatus(plan, resultsDir, false, (p) => log(`${formatResultProblem(p)}; its cell runs again`)));
       const places = { cacheDir, resultsDir, tuning };
       const jobs = jobGraph(plan);
       const states = jobStates(plan, jobs, places);
@@ -364,7 +365,9 @@ program
   .requiredOption('--benchmark <name>', 'the benchmark to report')
   .option('--paper <table>', `compare the ranking by Avg Gap with a paper's table (${Object.keys(PAPER_TABLES).join(', ')})`)
   .action((resultsDir: string, opts: { benchmark: string; paper?: string }) => {
-    const { markdown, summary } = reproductionTable(loadResults(fromUser(resultsDir)), opts.benchmark);
+    // a bad result file is reported (path, field) and left out; the report is made of the rest, and the exit code says so
+    const results = loadResults(fromUser(resultsDir), { onProblem: (p) => { log(`skipped: ${formatResultProblem(p)}`); process.exitCode = 1; } });
+    const { markdown, summary } = reproductionTable(results, opts.benchmark);
     console.log(markdown);
     if (opts.paper) {
       const paper = PAPER_TABLES[opts.paper];
@@ -405,18 +408,20 @@ function cacheCommand(verb: 'export' | 'import', description: string): void {
     .argument('<dir>', 'checkpoint directory (one <key>/ folder per model, as in the cache)')
     .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
     .option('--tuning <file>', 'the search record (default: beside the config, <config>.tuning.json)')
-    .action((configPath: string, dir: string, opts: { cacheDir?: string; tuning?: string }) => {
+    .option('--with-training', 'export: also the trainings in progress (their last finished epoch); import always takes them', false)
+    .action((configPath: string, dir: string, opts: { cacheDir?: string; tuning?: string; withTraining: boolean }) => {
       const file = fromUser(configPath);
       const config = readBenchmarkConfig(file);
       const tuning = config.tuning ? readTuningRecord(opts.tuning ? fromUser(opts.tuning) : tuningFileFor(file)) : null;
       const plan = planBenchmark(config, { tuning });
       const cacheDir = opts.cacheDir ? fromUser(opts.cacheDir) : defaultCacheDir();
       const checkpoints = fromUser(dir);
-      const result: CheckpointCopy = verb === 'export' ? exportCheckpoints(plan, cacheDir, checkpoints) : importCheckpoints(plan, checkpoints, cacheDir);
+      const result: CheckpointCopy = verb === 'export' ? exportCheckpoints(plan, cacheDir, checkpoints, { withTraining: opts.withTraining }) : importCheckpoints(plan, checkpoints, cacheDir);
       for (const { key, reason } of result.refused) log(`refused ${key}: ${reason}`);
       const where = verb === 'export' ? `into ${checkpoints}` : `into ${cacheDir}`;
       console.log(`${config.name}: ${result.copied.length} model(s) copied ${where}, ${result.present.length} already there, ${result.missing.length} not trained yet, ${result.refused.length} refused`);
       for (const key of result.copied) console.log(`  ${key}`);
+      for (const { key, epochsDone } of result.trainings) console.log(`  ${key} (training in progress: ${epochsDone} epoch(s) done)`);
       if (result.refused.length > 0) process.exitCode = 1;
     });
 }
@@ -430,8 +435,11 @@ leaderboard
   .argument('<results-dir>', 'directory of result JSON files (searched recursively)')
   .option('--out <dir>', 'output directory', 'leaderboard/dist')
   .action(async (resultsDir: string, opts: { out: string }) => {
-    const built = await buildLeaderboard({ resultsDir: fromUser(resultsDir), outDir: fromUser(opts.out) });
-    console.log(`leaderboard: ${built.indexPath} (${built.rows} rows)`);
+    // a bad result file is reported (path, field) and left out; the page is built from the rest, and the exit code says so
+    const built = await buildLeaderboard({ resultsDir: fromUser(resultsDir), outDir: fromUser(opts.out), onProblem: (p) => log(`skipped: ${formatResultProblem(p)}`) });
+    for (const e of built.chartErrors) log(`chart not drawn: ${e}`);
+    console.log(`leaderboard: ${built.indexPath} (${built.rows} rows${built.problems.length > 0 ? `; ${new Set(built.problems.map((p) => p.file)).size} result file(s) left out, listed on the page` : ''})`);
+    if (built.problems.length > 0 || built.chartErrors.length > 0) process.exitCode = 1;
   });
 
 try {

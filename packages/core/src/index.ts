@@ -1,4 +1,4 @@
-export { trainLoop, crossEntropyLoss, type Batch, type LossFunction, type TrainLoopOptions, type TrainProgress, type TrainReport } from './training/loop.js';
+export { trainLoop, crossEntropyLoss, TrainingStopped, type Batch, type LossFunction, type TrainLoopOptions, type TrainProgress, type TrainReport, type TrainCheckpointer, type TrainCheckpointState } from './training/loop.js';
 export { Sgd, type SgdConfig } from './training/sgd.js';
 export { learningRateAt, type LrSchedule } from './training/schedule.js';
 export { crossEntropy, perSampleCrossEntropy } from './training/loss.js';

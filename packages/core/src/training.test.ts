@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lethe/runtime';
 import { Model, type ModelSpec } from '@lethe/models';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { Sgd, learningRateAt, crossEntropy, trainLoop, epochBatches, trainFromScratch, type TrainingRecipe } from './index.js';
+import { Sgd, learningRateAt, crossEntropy, trainLoop, epochBatches, trainFromScratch, TrainingStopped, type TrainingRecipe, type TrainCheckpointer, type TrainCheckpointState } from './index.js';
 
 // wasm: the cpu backend trains even 8x8 images at a few images per second. Expected values here are
 // computed by hand, not by a backend. initBackend also registers tfjs's gradient functions.
@@ -88,6 +88,50 @@ test('same seed gives bit-identical weights after training', async () => {
   for (const [name, v] of a.model.params) assert.deepEqual(await v.data(), await b.model.params.get(name)!.data(), name);
   assert.notDeepEqual(await a.model.params.get('dense.kernel')!.data(), await c.model.params.get('dense.kernel')!.data());
   [a, b, c].forEach((r) => r.model.dispose());
+});
+
+test('a checkpointed training stopped after an epoch and resumed ends bit-identical to an uninterrupted one', async () => {
+  const ds = syntheticImageDataset({ count: 48, numClasses: 4, height: 8, width: 8, channels: 3, seed: 5 });
+  const all = Int32Array.from({ length: ds.count }, (_, i) => i);
+  const three = { ...recipe, epochs: 3, augment: true, schedule: { kind: 'step' as const, everyEpochs: 1, gamma: 0.5 } };
+  const whole = await trainFromScratch(tinySpec, three, ds, all, 21);
+  // a checkpointer in memory: weights, momentum and progress copied out at each epoch end
+  let saved: { weights: Map<string, Float32Array>; state: TrainCheckpointState } | null = null;
+  const saves: number[] = [];
+  const checkpointer = (stopAfter: number | null): TrainCheckpointer => ({
+    restore: async (model) => {
+      if (!saved) return null;
+      for (const [name, values] of saved.weights) (model.params.get(name) ?? model.state.get(name))!.assign(tf.tensor(values, (model.params.get(name) ?? model.state.get(name))!.shape));
+      return saved.state;
+    },
+    save: async (model, state) => {
+      saves.push(state.epochsDone);
+      const weights = new Map<string, Float32Array>();
+      for (const [name, v] of [...model.params, ...model.state]) weights.set(name, (await v.data()) as Float32Array);
+      saved = { weights, state: { ...state, momentum: new Map(state.momentum) } };
+    },
+    shouldStop: () => stopAfter !== null && saved!.state.epochsDone >= stopAfter,
+  });
+  await assert.rejects(trainFromScratch(tinySpec, three, ds, all, 21, undefined, { checkpoint: checkpointer(1) }), (err: unknown) => err instanceof TrainingStopped && /stopped after epoch 1\/3/.test((err as Error).message));
+  assert.deepEqual(saves, [1]);
+  assert.ok(saved!.state.momentum.size > 0, 'momentum is part of the checkpoint');
+  const resumed = await trainFromScratch(tinySpec, three, ds, all, 21, undefined, { checkpoint: checkpointer(null) });
+  assert.deepEqual(saves, [1, 2], 'the resumed run starts at epoch 2 and saves after it (not after the last)');
+  assert.equal(resumed.report.epochLosses.length, 3);
+  assert.deepEqual(resumed.report.epochLosses, whole.report.epochLosses);
+  assert.equal(resumed.report.steps, whole.report.steps);
+  for (const [name, v] of [...whole.model.params, ...whole.model.state]) {
+    const other = resumed.model.params.get(name) ?? resumed.model.state.get(name)!;
+    assert.deepEqual(await other.data(), await v.data(), name);
+  }
+  // without the momentum the resumed run would differ: the checkpoint must carry it
+  saved = null;
+  saves.length = 0;
+  await assert.rejects(trainFromScratch(tinySpec, three, ds, all, 21, undefined, { checkpoint: checkpointer(1) }), TrainingStopped);
+  saved!.state.momentum = new Map();
+  const noMomentum = await trainFromScratch(tinySpec, three, ds, all, 21, undefined, { checkpoint: checkpointer(null) });
+  assert.notDeepEqual(await noMomentum.model.params.get('dense.kernel')!.data(), await whole.model.params.get('dense.kernel')!.data());
+  [whole, resumed, noMomentum].forEach((r) => r.model.dispose());
 });
 
 test('live tensor count is flat across 20 training steps', async () => {

@@ -1,7 +1,7 @@
 export * from './results/results.js';
 export { benchmarkConfigSchema, parseBenchmarkConfig, readBenchmarkConfig, needsReferenceModels, seedTriples, ConfigError, type BenchmarkConfig, type SpdGanConfig, type SeedTriple, type TuningConfig, type SearchSpace } from './config/config.js';
 export { prepareSpdGanGroup, spdGanResultOf, spdGanKeys, type SpdGanGroup } from './prepare/spd-gan.js';
-export { planBenchmark, modelSpecOf, recipeOf, forgetSetId, plannedSizes, PlanError, type Plan, type PlannedCell, type PlannedGroup, type PlannedReference, type PlannedSearch, type PlannedSizes, type PlanOptions } from './plan/plan.js';
+export { planBenchmark, modelSpecOf, recipeOf, forgetSetId, plannedSizes, PlanError, MIN_SET_IMAGES, type Plan, type PlannedCell, type PlannedGroup, type PlannedReference, type PlannedSearch, type PlannedSizes, type PlanOptions } from './plan/plan.js';
 export { jobGraph, unlearningWorkload, candidateCount, type Job, type JobKind } from './plan/jobs.js';
 export { measureThroughput, jobStates, jobDone, formatPlan, type Throughput, type JobState, type JobPlaces } from './execute/estimate.js';
 export { TimeBudget, parseDuration, formatDuration } from './execute/budget.js';
@@ -22,6 +22,8 @@ export { retrainRatio, retrainRatioSkippedLine, type RetrainRatio, type RetrainR
 export { reproductionTable, compareRanks, rankComparisonMarkdown, ranksOf, PAPER_TABLES, AMUN_TABLE1_RANDOM10, type PaperTable, type RankComparison } from './report/report.js';
 export { runJobFilter } from './execute/run.js';
 export { JobRunner, runJobById, jobKey, type SingleJobOptions } from './execute/job-runner.js';
+export { diskCheckpointer, trainingCheckpointDir } from './prepare/cache.js';
 export { exportCheckpoints, importCheckpoints, plannedModelKeys, checkpointProblem, type CheckpointCopy } from './prepare/checkpoints.js';
 export { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, cellEvaluationsFor, type CellEvaluation, type CellEvaluationInput, type CellEvaluationOutput } from './execute/evaluations.js';
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';
+export { preflight, plannedCacheBytes, PreflightError, type PreflightOptions } from './execute/preflight.js';

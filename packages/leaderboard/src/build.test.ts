@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildLeaderboard, noResultsMessage } from './build.js';
-import { FIXTURE_METHOD_COUNT, tempDir as tmp, writeFixtureDir } from './fixtures.test-util.js';
+import { FIXTURE_METHOD_COUNT, fakeResult, tempDir as tmp, writeFixtureDir } from './fixtures.test-util.js';
+import type { ResultProblem } from '@lethe/harness/results';
 
 test('buildLeaderboard writes index.html with table, both charts, vendor bundles and provenance', async () => {
   const outDir = path.join(tmp('lethe-lb-out-'), 'nested', 'dist');
@@ -54,4 +55,49 @@ test('CommonJS callers (tslab notebooks) can require() the package', () => {
   });
   assert.equal(res.status, 0, res.stderr);
   assert.equal(res.stdout.trim(), 'function function');
+});
+
+test('bad result files are reported with their path and field, listed on the page, and the rest still build', async () => {
+  const dir = writeFixtureDir();
+  const bench = path.join(dir, 'fixture-bench');
+  const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(fakeResult({ method: 'badmethod', metrics: { UA: 1, RA: 2, TA: 3 } })));
+  const bad: Record<string, [content: string, field: string]> = {
+    // a missing field: before issue 13 a raw TypeError naming no file
+    'missing.json': [JSON.stringify({ ...base(), timing: undefined }), 'timing'],
+    // a null metric: before, shown as 0.00
+    'null.json': [JSON.stringify({ ...base(), metrics: { ...(base().metrics as object), UA: null } }), 'metrics.UA'],
+    // out of range: before, ranked as if valid
+    'range.json': [JSON.stringify({ ...base(), metrics: { ...(base().metrics as object), TA: 101 } }), 'metrics.TA'],
+    // another schema version: before, dropped without a word
+    'v2.json': [JSON.stringify({ ...base(), schema: 'lethe.result/v2' }), 'schema'],
+    // an escape sequence and a bidi override in names, markup in the field name of a problem
+    'control.json': [JSON.stringify({ ...base(), benchmark: 'x\u001b]8;;evil\u0007' }), 'benchmark'],
+    'bidi.json': [JSON.stringify({ ...base(), cell: { ...(base().cell as object), method: '\u202e<img src=x onerror=alert(1)>' } }), 'cell.method'],
+    'broken.json': ['{"schema": "lethe.result/v1",', '(file)'],
+  };
+  for (const [name, [content]] of Object.entries(bad)) fs.writeFileSync(path.join(bench, name), content);
+  const seen: ResultProblem[] = [];
+  const outDir = tmp('lethe-lb-bad-');
+  const res = await buildLeaderboard({ resultsDir: dir, outDir, onProblem: (p) => seen.push(p) });
+  assert.equal(res.rows, FIXTURE_METHOD_COUNT, 'the good files still build, the bad ones are not rows');
+  assert.equal(res.results, FIXTURE_METHOD_COUNT * 2);
+  assert.deepEqual(res.problems, seen);
+  for (const [name, [, field]] of Object.entries(bad)) {
+    assert.ok(seen.some((p) => p.file === path.join(bench, name) && p.field === field), `${name} -> ${field}: ${JSON.stringify(seen)}`);
+  }
+  const html = fs.readFileSync(res.indexPath, 'utf8');
+  assert.ok(!html.includes('badmethod'), 'no row of a bad file');
+  assert.match(html, /7 result file\(s\) did not pass the result schema/);
+  assert.match(html, /<code>fixture-bench\/null\.json<\/code>: <code>metrics\.UA<\/code>: expected a finite number, found null/);
+  assert.match(html, /v2\.json<\/code>: <code>schema<\/code>: &quot;lethe\.result\/v2&quot; is not the result schema this Lethe reads/);
+  assert.ok(!html.includes('<img') && !html.includes('\u202e') && !html.includes('\u001b'));
+  // without onProblem the problems are still returned
+  assert.equal((await buildLeaderboard({ resultsDir: dir, outDir })).problems.length, seen.length);
+});
+
+test('loadResultsDir without onProblem refuses a directory with a bad file, naming it and the field', async () => {
+  const { loadResultsDir } = await import('./build.js');
+  const dir = writeFixtureDir();
+  fs.writeFileSync(path.join(dir, 'fixture-bench', 'bad.json'), JSON.stringify({ ...fakeResult({ method: 'm', metrics: { UA: 1, RA: 2, TA: 3 } }), sizes: null }));
+  await assert.rejects(loadResultsDir(dir), /bad\.json': sizes: /);
 });

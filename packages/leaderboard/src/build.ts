@@ -2,7 +2,7 @@ import { writeFileAtomic } from '@lethe/runtime/files';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CellResult } from '@lethe/harness/results';
+import type { CellResult, ResultProblem } from '@lethe/harness/results';
 import type { TopLevelSpec } from 'vega-lite';
 import { accuracyChartSpec, avgGapChartSpec, renderChartSvg } from './charts.js';
 import { COLUMN_NOTES_HTML, escapeHtml, jsonForScript, leaderboardTableHtml, provenanceHtml } from './html.js';
@@ -17,6 +17,11 @@ export interface BuildLeaderboardOptions {
   title?: string;
   /** build time shown on the page; injectable so output can be reproduced */
   now?: Date;
+  /**
+   * called for each bad result file (its path, the field, the reason): the file is left out, listed on the page, and
+   * the rest still build. Without it, the problems are still in the returned `problems`.
+   */
+  onProblem?: (problem: ResultProblem) => void;
 }
 
 export interface BuildLeaderboardResult {
@@ -25,6 +30,10 @@ export interface BuildLeaderboardResult {
   rows: number;
   /** result files read */
   results: number;
+  /** result files left out, each with its path and field (also listed on the page) */
+  problems: ResultProblem[];
+  /** charts that could not be drawn (the page keeps a note in their place) */
+  chartErrors: string[];
 }
 
 /** Browser bundles copied beside index.html so the page works offline from file:// (UMD builds, load order matters). */
@@ -39,15 +48,18 @@ export function noResultsMessage(dir: string): string {
 }
 
 /**
- * Every result file under `dir`, or the run-a-benchmark-first error when there are none. Only the light
- * `@lethe/harness/results` entry is loaded (not the runner, which pulls in TensorFlow.js and the training
- * stack), and lazily, so that CommonJS callers (tslab) keep working.
+ * Every valid result file under `dir`, each checked against the harness's result schema; a bad file (not JSON,
+ * another schema version, a missing, null or out-of-range field, unsafe characters) goes to `onProblem` with its path
+ * and field and is left out; without `onProblem`, a bad file throws a ResultFileError naming every problem. Throws
+ * the run-a-benchmark-first error when no valid result file is left. Only the light `@lethe/harness/results`
+ * entry is loaded (not the runner, which pulls in TensorFlow.js and the training stack), and lazily, so that
+ * CommonJS callers (tslab) keep working.
  */
-export async function loadResultsDir(dir: string): Promise<CellResult[]> {
+export async function loadResultsDir(dir: string, options: { onProblem?: (problem: ResultProblem) => void } = {}): Promise<CellResult[]> {
   const resolved = path.resolve(dir);
   if (!fs.existsSync(resolved) || !fs.statSync(resolved).isDirectory()) throw new Error(noResultsMessage(resolved));
   const { loadResults } = await import('@lethe/harness/results');
-  const results = loadResults(resolved);
+  const results = loadResults(resolved, options.onProblem ? { onProblem: options.onProblem } : {});
   if (results.length === 0) throw new Error(noResultsMessage(resolved));
   return results;
 }
@@ -178,6 +190,16 @@ export interface PageInput {
   scripts: Array<{ src: string; version: string; pkg: string }>;
   title: string;
   now: Date;
+  /** result files left out (path relative to the results directory, field, reason): listed under the table */
+  skipped?: readonly ResultProblem[];
+}
+
+/** The bad result files the build left out, as a list (every text escaped). */
+function skippedHtml(skipped: readonly ResultProblem[]): string {
+  if (skipped.length === 0) return '';
+  const files = new Set(skipped.map((p) => p.file)).size;
+  const items = skipped.map((p) => `<li><code>${escapeHtml(p.file)}</code>: <code>${escapeHtml(p.field)}</code>: ${escapeHtml(p.message)}</li>`).join('\n');
+  return `<section class="skipped">\n<h2>Result files left out</h2>\n<p>${files} result file(s) did not pass the result schema and are not in the table or the charts:</p>\n<ul>\n${items}\n</ul>\n</section>`;
 }
 
 /** The whole page as a string. Every text from result files goes through escapeHtml or jsonForScript. */
@@ -204,6 +226,7 @@ ${input.rows.length} rows from ${input.results.length} result files; benchmarks:
 <p>Sorted by Avg Gap (best first). Click a column header to sort by it; click again to reverse.</p>
 ${leaderboardTableHtml(input.rows, { sortable: true, id: 'leaderboard' })}
 </section>
+${skippedHtml(input.skipped ?? [])}
 <section>
 <h2>Charts</h2>
 <div class="charts">
@@ -235,21 +258,41 @@ ${input.scripts.map((s) => `<script src="${escapeHtml(s.src)}"></script>`).join(
  * The page works offline from file://, and without scripts (pre-rendered SVG charts, table in Avg Gap order).
  */
 export async function buildLeaderboard(options: BuildLeaderboardOptions): Promise<BuildLeaderboardResult> {
-  const results = await loadResultsDir(options.resultsDir);
+  const problems: ResultProblem[] = [];
+  const resultsDir = path.resolve(options.resultsDir);
+  const results = await loadResultsDir(resultsDir, {
+    onProblem: (p) => {
+      problems.push(p);
+      options.onProblem?.(p);
+    },
+  });
 
   const rows = summarize(results);
   const specs = [
     { id: 'chart-avg-gap', spec: avgGapChartSpec(rows), caption: 'Avg Gap per method, percentage points (lower is better).' },
     { id: 'chart-accuracy', spec: accuracyChartSpec(rows), caption: 'UA, RA and TA per method; black ticks mark the retrained model.' },
   ];
-  const charts = await Promise.all(specs.map(async (c) => ({ ...c, svg: await renderChartSvg(c.spec) })));
+  // a chart vega cannot draw costs that chart, not the page (the table and the other chart still build)
+  const chartErrors: string[] = [];
+  const charts = await Promise.all(
+    specs.map(async (c) => {
+      try {
+        return { ...c, svg: await renderChartSvg(c.spec) };
+      } catch (err) {
+        chartErrors.push(`${c.id}: ${(err as Error).message}`);
+        return { ...c, svg: `<p class="chart-error">This chart could not be drawn: ${escapeHtml((err as Error).message)}</p>` };
+      }
+    }),
+  );
 
   const outDir = path.resolve(options.outDir ?? defaultOutDir());
   fs.mkdirSync(outDir, { recursive: true });
   // Vendor files first, index.html last: the page only appears once everything it loads is in place.
   const scripts = copyVendor(outDir);
-  const html = renderPage({ rows, results, charts, scripts, title: options.title ?? 'Lethe leaderboard', now: options.now ?? new Date() });
+  const { printable } = await import('@lethe/harness/results');
+  const skipped = problems.map((p) => ({ ...p, file: printable(path.relative(resultsDir, p.file) || p.file) }));
+  const html = renderPage({ rows, results, charts, scripts, title: options.title ?? 'Lethe leaderboard', now: options.now ?? new Date(), skipped });
   const indexPath = path.join(outDir, 'index.html');
   writeFileAtomic(indexPath, html);
-  return { indexPath, rows: rows.length, results: results.length };
+  return { indexPath, rows: rows.length, results: results.length, problems, chartErrors };
 }

@@ -9,7 +9,7 @@ import {
   forJupyter,
   renderChartSvg,
 } from './charts.js';
-import { FIXTURE_METHOD_COUNT, fixtureResults, straddlingResults } from './fixtures.test-util.js';
+import { FIXTURE_METHOD_COUNT, fakeResult, fixtureResults, straddlingResults } from './fixtures.test-util.js';
 import { summarize } from './summarize.js';
 
 const rows = summarize(fixtureResults());
@@ -85,4 +85,14 @@ test('the Avg Gap chart plots the gap of the means and names the compared metric
   // rows comparing different metrics: each list is named (in row order: retrain's UA, RA, TA comes first)
   const mixed = summarize([...straddlingResults(), ...fixtureResults()]);
   assert.match((avgGapChartSpec(mixed).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA or UA, RA, TA, MIA \(per row; see the tooltip\)/);
+});
+
+test('method names that are words of JavaScript (constructor, toString, __proto__) draw like any other', async () => {
+  // before issue 13 the accuracy chart sorted by a list of the names, which Vega turned into an expression:
+  // 'constructor' failed with "Operator not defined" and aborted the whole leaderboard build
+  const names = ['constructor', 'toString', '__proto__', 'valueOf', "it's", 'a"b', 'back\\slash'];
+  const rows = summarize(names.map((method, i) => fakeResult({ method, metrics: { UA: 80 + i, RA: 90, TA: 85 } })));
+  const svg = await renderChartSvg(accuracyChartSpec(rows));
+  assert.deepEqual(rectMarkCounts(svg), [names.length * 3, names.length * 3]);
+  assert.deepEqual(rectMarkCounts(await renderChartSvg(avgGapChartSpec(rows))), [names.length]);
 });

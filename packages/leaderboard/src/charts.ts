@@ -93,9 +93,10 @@ export function avgGapChartSpec(rows: readonly LeaderboardRow[]): TopLevelSpec {
  * the target is the tick, not 0 (a perfect method matches retrain on the forget set too).
  */
 export function accuracyChartSpec(rows: readonly LeaderboardRow[]): TopLevelSpec {
-  const values = rows.flatMap((r) =>
+  const values = rows.flatMap((r, order) =>
     (['UA', 'RA', 'TA'] as const).map((metric) => ({
       method: r.method,
+      order,
       group: groupLabel(r),
       metric,
       value: round(r[metric]),
@@ -106,7 +107,9 @@ export function accuracyChartSpec(rows: readonly LeaderboardRow[]): TopLevelSpec
     field: 'method',
     type: 'nominal',
     title: 'Method',
-    sort: [...new Set(rows.map((r) => r.method))],
+    // the rows' order by a number: a sort list of the names would put them into a Vega expression, where a name
+    // like 'constructor' or one holding U+2028 breaks the chart
+    sort: { field: 'order', op: 'min' },
     axis: { labelAngle: -30, labelLimit: 160 },
   } as const;
   const xOffset = { field: 'metric', type: 'nominal', sort: ['UA', 'RA', 'TA'] } as const;

@@ -70,6 +70,17 @@ test('the perturbation is bounded by eps, stays in [0, 1], touches only the forg
   assert.equal(loaded.metadata.note, 'test');
   assert.equal(loaded.generator.eps, gan.eps);
   assert.deepEqual((await perturbedDataset(train, forget, loaded.generator)).images, perturbed.images);
+  // a damaged body, or a header that lists another layout, is refused naming the file (issue 13)
+  const bytes = fs.readFileSync(file);
+  const damaged = `${file}.damaged`;
+  fs.writeFileSync(damaged, Buffer.concat([bytes.subarray(0, bytes.length - 4), Buffer.from([1, 2, 3, 4])]));
+  assert.throws(() => loadSpdGenerator(damaged), /g\.bin\.damaged' is damaged \(its body has SHA-256 [0-9a-f]{64}, its header records [0-9a-f]{64}\); delete it/);
+  const newline = bytes.indexOf(0x0a);
+  const header = JSON.parse(bytes.subarray(0, newline).toString('utf8')) as { weights: Array<{ name: string; shape: number[] }> };
+  header.weights[1]!.name = 'g1/other';
+  const edited = `${file}.edited`;
+  fs.writeFileSync(edited, Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), bytes.subarray(newline + 1)]));
+  assert.throws(() => loadSpdGenerator(edited), /g\.bin\.edited: header lists weights .*g1\/other.*not the generator's layout/);
   for (const g of [generator, again.generator, other.generator, loaded.generator]) g.dispose();
   assert.equal(tf.memory().numTensors, before);
 });

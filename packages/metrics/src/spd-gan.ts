@@ -285,10 +285,33 @@ export async function saveSpdGenerator(generator: SpdGenerator, file: string, me
 
 export function loadSpdGenerator(file: string): { generator: SpdGenerator; metadata: Record<string, unknown> } {
   type Header = { format: string; eps: number; channels: number; hidden: number; weights: { name: string; shape: number[] }[]; metadata: Record<string, unknown> };
-  const read = readHeaderFile<Header>(file, () => true);
+  // files written before bodySha256 have exactly these keys
+  const read = readHeaderFile<Header>(file, () => true, { unhashed: (h) => Object.keys(h).sort().join() === 'channels,eps,format,hidden,metadata,weights' });
   if (!read) throw new Error(`${file} is not an SPD generator file (missing, or no JSON header line)`);
   const { header, body } = read;
   if (header.format !== SPD_GENERATOR_FORMAT) throw new Error(`${file}: format '${header.format}', expected '${SPD_GENERATOR_FORMAT}'`);
+  const isCount = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) > 0;
+  if (!(typeof header.eps === 'number' && header.eps > 0 && header.eps <= 1) || !isCount(header.channels) || !isCount(header.hidden)) {
+    throw new Error(`${file}: header has eps ${String(header.eps)}, channels ${String(header.channels)}, hidden ${String(header.hidden)}; expected 0 < eps <= 1 and positive integers; delete it so the generator is trained again`);
+  }
+  if (!Array.isArray(header.weights) || !header.weights.every((w) => typeof w?.name === 'string' && Array.isArray(w.shape) && w.shape.every(isCount))) {
+    throw new Error(`${file}: header's weights are not a list of { name, shape } entries; delete it so the generator is trained again`);
+  }
+  // the layout SpdGenerator.create makes for these channels and hidden width (the pixel bias has the images' size)
+  const c = header.channels;
+  const h = header.hidden;
+  const want: Record<string, (shape: number[]) => boolean> = {
+    'g1/kernel': (s) => s.join() === [3, 3, c, h].join(),
+    'g1/bias': (s) => s.join() === String(h),
+    'g2/kernel': (s) => s.join() === [3, 3, h, c].join(),
+    'g2/bias': (s) => s.join() === String(c),
+    'g2/pixel-bias': (s) => s.length === 4 && s[0] === 1 && s[3] === c,
+  };
+  const names = header.weights.map((w) => w.name);
+  const wrong = header.weights.find((w) => !want[w.name]?.(w.shape));
+  if (wrong || names.length !== Object.keys(want).length || new Set(names).size !== names.length) {
+    throw new Error(`${file}: header lists weights ${JSON.stringify(header.weights.map((w) => [w.name, w.shape]))}, not the generator's layout for ${c} channels and ${h} hidden; delete it so the generator is trained again`);
+  }
   const total = header.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
   if (body.byteLength !== 4 * total) throw new Error(`${file}: ${body.byteLength} bytes of weights, expected ${4 * total}`);
   const all = new Float32Array(total);

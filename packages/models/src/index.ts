@@ -3,4 +3,4 @@ export type { ModelSpec, SmallCnnSpec, ResNet18Spec, InputNormalization, Network
 export { registerArchitecture, getArchitecture, listArchitectures, unregisterArchitecture, networkFor, type ArchitectureDefinition } from './registry.js';
 export { NETWORK_REVISION } from './architectures.js';
 export { ParameterStore, createConv, applyConv, createBatchNorm, applyBatchNorm, createDense, applyDense, heNormal, fanInUniform, type ConvSpec, type BatchNormSpec, type DenseSpec } from './layers.js';
-export { saveModel, loadModel, isSavedModel, readModelMetadata, MODEL_FORMAT } from './io.js';
+export { saveModel, loadModel, isSavedModel, readModelMetadata, savedModelProblem, MODEL_FORMAT, type LoadModelOptions, type SaveModelOptions } from './io.js';

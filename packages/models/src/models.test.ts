@@ -5,7 +5,7 @@ import path from 'node:path';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { Model, loadModel, saveModel, type ModelSpec } from './index.js';
+import { Model, loadModel, saveModel, savedModelProblem, type ModelSpec } from './index.js';
 
 await tf.setBackend('cpu');
 
@@ -116,6 +116,68 @@ test('save then load gives identical outputs; corruption and unfinished saves ar
   await assert.rejects(loadModel(dir), /no saved model in .*model\.json is missing/);
   x.dispose();
   m.dispose();
+});
+
+test('a cache entry is verified as a whole: spec, recorded key, manifest and variable layout (issue 13)', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-entry-'));
+  const m = Model.create(cnnBn, 4);
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const expected = await m.logits(x).data();
+  /** A fresh save under `key`, with its model.json passed through `edit` (`legacy`: as saved before issue 13). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test edits model.json as untyped JSON
+  type Json = Record<string, any>;
+  const entry = async (key: string, edit: (json: Json) => void = () => {}, legacy = false): Promise<string> => {
+    const dir = path.join(root, key);
+    await saveModel(m, dir, { role: 'original' }, { cacheKey: key });
+    const file = path.join(dir, 'model.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
+    if (legacy) {
+      delete json.cacheKey;
+      delete json.manifestSha256;
+    }
+    edit(json);
+    fs.writeFileSync(file, JSON.stringify(json));
+    return dir;
+  };
+  const good = await entry('k-good');
+  const json = JSON.parse(fs.readFileSync(path.join(good, 'model.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(json.cacheKey, 'k-good');
+  assert.match(String(json.manifestSha256), /^[0-9a-f]{64}$/);
+  const loaded = await loadModel(good, { spec: cnnBn, cacheKey: 'k-good' });
+  assert.deepEqual(await loaded.model.logits(x).data(), expected);
+  loaded.model.dispose();
+
+  // stored under another key (a copied or moved entry)
+  await assert.rejects(loadModel(good, { spec: cnnBn, cacheKey: 'k-other' }), /records cache key 'k-good', but it is stored under 'k-other'.*delete '.*k-good' so the model is trained again/);
+  // an edited but valid model.json: before issue 13 each of these loaded, and gave other outputs than the saved model
+  const normalisation = await entry('k-norm', (j) => (j.spec.normalization.mean = [0, 0, 0]));
+  await assert.rejects(loadModel(normalisation, { spec: cnnBn }), /model\.json' was edited after it was saved/);
+  const swapped = await entry('k-swap', (j) => {
+    const [a, b] = [j.variables.find((v: { name: string }) => v.name.endsWith('gamma')), j.variables.find((v: { name: string }) => v.name.endsWith('beta'))];
+    [a.offset, b.offset] = [b.offset, a.offset];
+  });
+  await assert.rejects(loadModel(swapped, { spec: cnnBn }), /was edited after it was saved/);
+  // entries saved before issue 13 (no manifest, no key) still load, and are still checked against spec and layout
+  const legacy = await entry('k-legacy', () => {}, true);
+  (await loadModel(legacy, { spec: cnnBn, cacheKey: 'k-legacy' })).model.dispose();
+  const legacyNorm = await entry('k-legacy-norm', (j) => (j.spec.normalization.std = [1, 1, 1]), true);
+  await assert.rejects(loadModel(legacyNorm, { spec: cnnBn }), /holds model spec .*"std":\[1,1,1\].*but the model expected under this key is .*"std":\[0\.2,0\.25,0\.3\]/);
+  const shifted = await entry('k-shift', (j) => (j.variables[1].offset += 1), true);
+  await assert.rejects(loadModel(shifted), /variables '.*' and '.*' overlap in weights\.bin/);
+  const pastEnd = await entry('k-end', (j) => (j.variables.at(-1).offset += 10), true);
+  await assert.rejects(loadModel(pastEnd), /past the end of weights\.bin/);
+  const gap = await entry('k-gap', (j) => j.variables.pop(), true);
+  await assert.rejects(loadModel(gap), /the variables cover \d+ of the \d+ float32 in weights\.bin/);
+  const twice = await entry('k-twice', (j) => j.variables.push({ ...j.variables[0] }), true);
+  await assert.rejects(loadModel(twice), /is listed twice/);
+  const badType = await entry('k-type', (j) => (j.variables[0].offset = '0'), true);
+  await assert.rejects(loadModel(badType), /variables\[0\] \(.*\)\.offset is not a non-negative integer/);
+  // the same check without TensorFlow.js, as checkpoint import uses it
+  assert.equal(savedModelProblem(good, { spec: cnnBn, cacheKey: 'k-good' }), null);
+  assert.match(savedModelProblem(shifted)!, /overlap/);
+  x.dispose();
+  m.dispose();
+  fs.rmSync(root, { recursive: true });
 });
 
 test('clone is a deep copy', async () => {

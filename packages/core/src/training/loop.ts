@@ -32,6 +32,39 @@ export interface TrainProgress {
   epochLoss?: number;
 }
 
+/** Where a long training stands after some epochs: enough, with the model's variables, to continue it exactly. */
+export interface TrainCheckpointState {
+  /** epochs finished */
+  epochsDone: number;
+  epochLosses: number[];
+  steps: number;
+  /** training seconds so far */
+  seconds: number;
+  /** the optimiser's momentum buffers by parameter name */
+  momentum: Map<string, Float32Array>;
+}
+
+/**
+ * Saves a training at epoch ends and resumes it: a killed or time-limited training continues from its last finished
+ * epoch with the same result as an uninterrupted one (each epoch's batches depend only on the seed and the epoch).
+ */
+export interface TrainCheckpointer {
+  /** the state to continue from, with its weights loaded into `model`; null to start afresh */
+  restore(model: Model): Promise<TrainCheckpointState | null>;
+  /** after each epoch but the last */
+  save(model: Model, state: TrainCheckpointState): Promise<void>;
+  /** asked after each save: true stops the training there (it throws TrainingStopped; run it again to continue) */
+  shouldStop?(lastEpochSeconds: number): boolean;
+}
+
+/** Thrown when a checkpointed training stops at an epoch end because its checkpointer asked (a time limit). */
+export class TrainingStopped extends Error {
+  constructor(readonly epochsDone: number, readonly epochs: number) {
+    super(`training stopped after epoch ${epochsDone}/${epochs} (checkpoint saved; run again to continue)`);
+    this.name = 'TrainingStopped';
+  }
+}
+
 export interface TrainLoopOptions {
   model: Model;
   epochs: number;
@@ -50,6 +83,8 @@ export interface TrainLoopOptions {
   onProgress?: (progress: TrainProgress) => void;
   /** called after every step, e.g. for leak checks in tests */
   afterStep?: (step: number) => void;
+  /** save at epoch ends and resume from the last save (original, gold and reference models of long benchmarks) */
+  checkpoint?: TrainCheckpointer;
 }
 
 export interface TrainReport {
@@ -70,11 +105,21 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainReport>
   const nameOf = new Map<string, string>(trainable.map(([name, v]) => [v.name, name]));
   const variables = trainable.map(([, v]) => v);
   const sgd = new Sgd(options.optimizer);
-  const start = performance.now();
+  let start = performance.now();
   const epochLosses: number[] = [];
   let steps = 0;
+  let firstEpoch = 0;
   try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    const resumed = options.checkpoint ? await options.checkpoint.restore(model) : null;
+    if (resumed) {
+      firstEpoch = resumed.epochsDone;
+      epochLosses.push(...resumed.epochLosses);
+      steps = resumed.steps;
+      start -= resumed.seconds * 1000;
+      sgd.restoreMomentum(params, resumed.momentum);
+    }
+    for (let epoch = firstEpoch; epoch < epochs; epoch++) {
+      const epochStart = performance.now();
       const lr = learningRateAt(options.optimizer.lr, options.schedule, epoch, epochs);
       let lossSum = tf.keep(tf.scalar(0));
       let batchesInEpoch = 0;
@@ -108,6 +153,11 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainReport>
       }
       epochLosses.push(epochLoss);
       options.onProgress?.({ epoch, epochs, step: batchesInEpoch, stepsPerEpoch: options.stepsPerEpoch, learningRate: lr, epochLoss });
+      if (options.checkpoint && epoch + 1 < epochs) {
+        const state: TrainCheckpointState = { epochsDone: epoch + 1, epochLosses: [...epochLosses], steps, seconds: (performance.now() - start) / 1000, momentum: sgd.momentumState() };
+        await options.checkpoint.save(model, state);
+        if (options.checkpoint.shouldStop?.((performance.now() - epochStart) / 1000)) throw new TrainingStopped(epoch + 1, epochs);
+      }
     }
   } finally {
     sgd.dispose();

@@ -3,7 +3,7 @@ import { batches, type ImageDataset } from '@lethe/datasets';
 import { combineSeeds } from '@lethe/runtime';
 import type { SgdConfig } from './sgd.js';
 import type { LrSchedule } from './schedule.js';
-import { trainLoop, type Batch, type TrainProgress, type TrainReport } from './loop.js';
+import { trainLoop, type Batch, type TrainCheckpointer, type TrainProgress, type TrainReport } from './loop.js';
 
 /** How a model is trained from scratch: the recipe shared by the original model, the gold model and references. */
 export interface TrainingRecipe {
@@ -51,6 +51,7 @@ export async function trainFromScratch(
   indices: Int32Array,
   seed: number,
   onProgress?: (progress: TrainProgress) => void,
+  options: { checkpoint?: TrainCheckpointer } = {},
 ): Promise<{ model: Model; report: TrainReport }> {
   const model = Model.create(spec, combineSeeds(seed, 'model-init'));
   try {
@@ -62,6 +63,7 @@ export async function trainFromScratch(
       optimizer: recipe.optimizer,
       schedule: recipe.schedule,
       ...(onProgress ? { onProgress } : {}),
+      ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
     });
     return { model, report };
   } catch (err) {

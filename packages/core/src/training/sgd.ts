@@ -53,6 +53,22 @@ export class Sgd {
     });
   }
 
+  /** The momentum buffers by parameter name (a checkpoint of the optimiser; empty before the first step). */
+  momentumState(): Map<string, Float32Array> {
+    return new Map([...this.buffers].map(([name, b]) => [name, b.dataSync() as Float32Array]));
+  }
+
+  /** Continue from saved momentum buffers (shapes from the parameters they belong to). */
+  restoreMomentum(params: ReadonlyMap<string, tf.Variable>, state: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, values] of state) {
+      const v = params.get(name);
+      if (!v) throw new Error(`saved momentum for '${name}', which is not a trainable parameter`);
+      if (values.length !== v.size) throw new Error(`saved momentum for '${name}' has ${values.length} values, the parameter ${v.size}`);
+      this.buffers.get(name)?.dispose();
+      this.buffers.set(name, tf.variable(tf.tensor(values, v.shape, 'float32'), false));
+    }
+  }
+
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();

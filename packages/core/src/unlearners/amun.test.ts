@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -126,6 +126,24 @@ test('the adversarial set is computed once per (model, forget set, options): mem
     const fromDisk = await cachedAmunAdversarialSet(original.clone(), train, forget, options, { cacheDir: dir });
     assert.equal(fromDisk.source, 'disk', 'a clone has the same content key');
     assert.deepEqual(fromDisk.set, first.set);
+    // a damaged images file (same size) or an edited header is computed again, with the reason (issue 13)
+    const imagesFile = join(dir, readdirSync(dir).find((f) => f.endsWith('.f32'))!);
+    const headerFile = imagesFile.replace(/\.f32$/, '.json');
+    const images = readFileSync(imagesFile);
+    images[7] = images[7]! ^ 0x40;
+    writeFileSync(imagesFile, images);
+    clearAdversarialSetMemory();
+    const problems: string[] = [];
+    const recomputed = await cachedAmunAdversarialSet(original, train, forget, options, { cacheDir: dir, onProblem: (m) => problems.push(m) });
+    assert.equal(recomputed.source, 'computed');
+    assert.match(problems[0]!, /AMUN adversarial set '.*\.json' unusable \(the images file has SHA-256 [0-9a-f]{64}, its header records [0-9a-f]{64}\); computing it again/);
+    assert.deepEqual(recomputed.set, first.set);
+    const header = JSON.parse(readFileSync(headerFile, 'utf8')) as { labels: number[] };
+    header.labels[0] = 99;
+    writeFileSync(headerFile, JSON.stringify(header));
+    clearAdversarialSetMemory();
+    assert.equal((await cachedAmunAdversarialSet(original, train, forget, options, { cacheDir: dir, onProblem: (m) => problems.push(m) })).source, 'computed');
+    assert.match(problems[1]!, /a label is outside the classes/);
     // the key follows the content: weights, samples and options
     const full = { ...AMUN_ATTACK_DEFAULTS, ...options };
     const changed = original.clone();

@@ -73,6 +73,7 @@ export async function runAmun(task: UnlearningTask, hp: AmunHyperParameters, opt
   const { set, source, key } = await cachedAmunAdversarialSet(task.original, task.train, task.forget, amunAttackOptions(hp), {
     cacheDir: task.cacheDir,
     onProgress: (p) => task.log(`${phase}: adversarial examples ${p.done}/${p.total}`),
+    onProblem: (message) => task.log(`${phase}: ${message}`),
   });
   const summary = describeAdversarialSet(set);
   task.log(

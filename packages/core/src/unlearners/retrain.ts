@@ -3,7 +3,7 @@ import { combineSeeds } from '@lethe/runtime';
 import type { Model } from '@lethe/models';
 import type { ImageDataset } from '@lethe/datasets';
 import { trainFromScratch, type TrainingRecipe } from '../training/recipe.js';
-import type { TrainProgress } from '../training/loop.js';
+import type { TrainCheckpointer, TrainProgress } from '../training/loop.js';
 import type { UnlearnerDefinition } from '../unlearner.js';
 
 const hyperParameters = z.object({}).strict();
@@ -20,8 +20,9 @@ export async function retrainFromScratch(
   retain: Int32Array,
   seed: number,
   onProgress?: (progress: TrainProgress) => void,
+  options: { checkpoint?: TrainCheckpointer } = {},
 ): Promise<Model> {
-  const { model } = await trainFromScratch(spec, recipe, train, retain, combineSeeds(seed, 'retrain'), onProgress);
+  const { model } = await trainFromScratch(spec, recipe, train, retain, combineSeeds(seed, 'retrain'), onProgress, options);
   return model;
 }
 

@@ -48,6 +48,24 @@ test('strings that become paths are checked: a label cannot leave the results di
   assert.equal(parseBenchmarkConfig(withChange((c) => (c.methods = [{ name: 'finetune', label: 'finetune-lr0.05+x' }]))).methods[0]!.label, 'finetune-lr0.05+x');
 });
 
+test('untrusted strings: benchmark name, method name and description are checked, each error at its field', () => {
+  // the benchmark name is the results folder: length, character set and ".." (issue 13)
+  for (const name of ['a'.repeat(81), '..', 'a..b', 'a/b', '../x', 'x\u0000', '']) {
+    assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.name = name))), (err: Error) => err.name === 'ConfigError' && /→ at name/.test(err.message), JSON.stringify(name));
+  }
+  assert.equal(parseBenchmarkConfig(withChange((c) => (c.name = 'a'.repeat(80)))).name, 'a'.repeat(80));
+  assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.name = 'a'.repeat(81)))), /at most 80 characters[\s\S]*→ at name/);
+  // a method name is the default label, so it is path-safe before the registry is even asked
+  for (const name of ['../finetune', 'fine tune', 'finetune\n', 'x'.repeat(81)]) {
+    assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.methods = [{ name }]))), /→ at methods\[0\]\.name/, JSON.stringify(name));
+  }
+  // free text: no control characters, no bidirectional overrides (it is printed in terminals and pages)
+  for (const [description, why] of [['ok\u001b[31mred', /control character U\+001B/], ['a\u202eb', /bidirectional-control character U\+202E/], ['\u2066x\u2069', /U\+2066/], ['x'.repeat(2001), /at most 2000/]] as const) {
+    assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.description = description))), (err: Error) => why.test(err.message) && /→ at description/.test(err.message), JSON.stringify(description).slice(0, 40));
+  }
+  assert.equal(parseBenchmarkConfig(withChange((c) => (c.description = 'Table 1 <b>&amp;</b>\n\tsecond line, “quotes”, 日本語'))).description, 'Table 1 <b>&amp;</b>\n\tsecond line, “quotes”, 日本語');
+});
+
 test('method errors name the entry, the method and the bad hyper-parameter', () => {
   assert.throws(() => parseBenchmarkConfig(withChange((c) => (c.methods = [{ name: 'amn' }]))), /methods\[0\] \(amn\): unknown unlearner 'amn'; known: .*finetune/);
   assert.throws(

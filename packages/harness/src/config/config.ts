@@ -4,6 +4,7 @@ import { getUnlearner, resolveHyperParameters, SETTINGS, type Setting } from '@l
 import { getMembershipAttack, resolveAttackOptions } from '@lethe/attacks';
 import { getDataset, type DatasetEntry } from '@lethe/datasets';
 import { getArchitecture, type ArchitectureDefinition } from '@lethe/models';
+import { benchmarkNameSchema, methodNameSchema, printable, safeTextSchema } from './strings.js';
 
 /**
  * A benchmark config (JSON). Stage 1 of config -> plan -> run -> results -> report. The schema carries the
@@ -36,16 +37,13 @@ const forgetSetSchema = z
 
 const methodSchema = z
   .object({
-    name: z.string().min(1),
+    /** a registered unlearner; checked against the registry after the schema (and path-safe, as the default label) */
+    name: methodNameSchema,
     /**
      * shown in tables instead of the name, to tell two settings of one method apart; part of the result file's name,
      * so limited to characters safe in a path (no separators, no "..")
      */
-    label: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$/, 'use 1 to 80 letters, digits, ".", "_", "+" and "-", starting with a letter or digit (the label names result files)')
-      .refine((l) => !l.includes('..'), 'must not contain ".." (the label names result files)')
-      .optional(),
+    label: methodNameSchema.optional(),
     hyperParameters: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
@@ -175,8 +173,10 @@ export type SpdGanConfig = z.infer<typeof spdGanSchema>;
 export const benchmarkConfigSchema = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lower-case letters, digits, ".", "_" and "-"'),
-    description: z.string().optional(),
+    /** names the results folder <results dir>/<name>/: 1-80 of a-z 0-9 . _ -, never ".." */
+    name: benchmarkNameSchema,
+    /** free text, shown in reports: no control or bidirectional-control characters */
+    description: safeTextSchema().optional(),
     dataset: z
       .object({
         /** a registered data set (@lethe/datasets: 'cifar10'; 'synthetic' for tests and demos, no download) */
@@ -228,6 +228,10 @@ export type BenchmarkConfig = z.infer<typeof benchmarkConfigSchema>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(message: string) {
+    // messages quote the config (keys, values, names): never let it put control or bidi characters on a terminal
+    super(message.split('\n').map(printable).join('\n'));
+  }
 }
 
 /** Validate a parsed config: schema first, then method names and their hyper-parameters. */

@@ -40,6 +40,17 @@ export class TimeBudget {
     return false;
   }
 
+  /**
+   * Whether a checkpointed model training should stop at this epoch end: another epoch as long as the last would
+   * overrun the limit. The training is saved there and the next run continues it.
+   */
+  stopsTraining(lastEpochSeconds: number): boolean {
+    if (this.limitSeconds === null) return false;
+    const stop = this.elapsedSeconds() + lastEpochSeconds > this.limitSeconds;
+    if (stop && this.refused === null) this.refused = 'a model training (checkpointed at an epoch end)';
+    return stop;
+  }
+
   /** Record how long a job of `kind` took (the estimate for the next one). */
   record(kind: string, seconds: number): void {
     this.lastSeconds.set(kind, seconds);

@@ -101,6 +101,9 @@ export function fileClaims(dir: string, staleHours = 12): ClaimStore {
 /** Which ready job runs first: results (cells, searches) before more models; models in the graph's order. */
 const PRIORITY: Record<JobKind, number> = { cell: 0, search: 1, 'spd-original': 2, artefact: 2, gold: 3, 'validation-gold': 3, original: 3, reference: 3 };
 
+/** Jobs that stop part-way at the time limit and continue in the next run. */
+const RESUMABLE: ReadonlySet<JobKind> = new Set(['search', 'reference', 'original', 'gold', 'validation-gold', 'spd-original']);
+
 export interface ExecuteOptions {
   jobs: readonly Job[];
   /** the jobs this command runs (run: models and cells; tune: what the searches need and the searches) */
@@ -177,8 +180,9 @@ export async function executeJobs(options: ExecuteOptions): Promise<ExecuteResul
       log(`  waited ${formatDuration((performance.now() - waitingSince) / 1000)} for other shards`);
       waitingSince = null;
     }
-    // a search stops between candidates by itself, so it only needs time left to start; other jobs must fit whole
-    const resumable = job.kind === 'search';
+    // a search stops between candidates and a model training at an epoch end (checkpointed) by themselves, so they
+    // only need time left to start; other jobs must fit whole
+    const resumable = RESUMABLE.has(job.kind);
     if (!budget.allows(resumable ? 'resumable' : job.timeClass, job.title)) {
       options.claims?.release(job.id);
       return { stopped: true, ran, failed: [...failed].map((id) => byId.get(id)!), blocked: [] };

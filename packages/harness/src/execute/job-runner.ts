@@ -1,13 +1,13 @@
 import type { BackendInfo } from '@lethe/runtime';
 import type { ImageDataset } from '@lethe/datasets';
 import type { Model } from '@lethe/models';
-import { getUnlearner, type UnlearningTask } from '@lethe/core';
+import { getUnlearner, TrainingStopped, type UnlearningTask } from '@lethe/core';
 import { reportedMetrics } from '@lethe/metrics';
 import type { Plan, PlannedCell, PlannedGroup } from '../plan/plan.js';
 import { createPhaseProgress, type PhaseProgress } from '../prepare/progress.js';
 import { cellEvaluationsFor } from './evaluations.js';
 import { collectProvenance } from './provenance.js';
-import { RESULT_SCHEMA, type AccuracyMetrics, type CellResult } from '../results/results.js';
+import { RESULT_SCHEMA, checkCellResult, type AccuracyMetrics, type CellResult } from '../results/results.js';
 import { retrainRatio, retrainRatioSkippedLine } from './timing.js';
 import { ensureReferenceModel, loadReferenceModels, referencePoolData } from '../prepare/references.js';
 import { prepareSpdGanGroup, type SpdGanGroup } from '../prepare/spd-gan.js';
@@ -18,6 +18,7 @@ import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
 import { prepareArtefact } from '../prepare/artefacts.js';
 import { fileClaims } from './executor.js';
 import { jobDone } from './estimate.js';
+import { preflight } from './preflight.js';
 import { resultFilePath } from '../results/result-files.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { TuningRecord } from '../plan/tuning-record.js';
@@ -40,6 +41,8 @@ export interface JobRunnerOptions {
   data?: BenchmarkData;
   /** models trained by this process are added here, by role */
   trained?: string[];
+  /** a time limit for model trainings: asked at each epoch end, true stops there (checkpointed; the job is 'stopped') */
+  stopTraining?: (lastEpochSeconds: number) => boolean;
 }
 
 /** The key a job id names (`<kind>:<key>`). */
@@ -75,7 +78,7 @@ export class JobRunner {
     log(`data: ${data.train.name}, ${data.train.count} training (${data.holdout.length} held out of every model) and ${data.test.count} test images (sha256 ${data.checksum.slice(0, 12)}...)`);
     this.provenance = collectProvenance(options.backend, data.checksum, plan.configHash);
     this.poolData = referencePoolData(plan, data);
-    this.context = { plan, data, backend: options.backend, cacheDir: options.cacheDir, log, interactive, references: null, trained: this.trained };
+    this.context = { plan, data, backend: options.backend, cacheDir: options.cacheDir, log, interactive, references: null, trained: this.trained, ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) };
     return this.context;
   }
 
@@ -92,7 +95,7 @@ export class JobRunner {
     const settings = plan.config.evaluation.spdGan;
     if (settings && role === 'gold') {
       const progress = createPhaseProgress('SPD original', options.log, options.interactive);
-      spdGan = await prepareSpdGanGroup(plan, group, settings, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, onProgress: (p) => progress.update(p) });
+      spdGan = await prepareSpdGanGroup(plan, group, settings, c.data, { forget: opened.forget, retain: opened.retain }, opened.gold.model, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, onProgress: (p) => progress.update(p), ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) });
       progress.stop();
       this.trained.push(...spdGan.trainedNow);
     }
@@ -106,15 +109,30 @@ export class JobRunner {
     this.open = null;
   }
 
-  /** A model job (reference, original, gold, validation gold or SPD original) or an artefact job. */
-  async run(job: Job): Promise<'done'> {
+  /**
+   * A model job (reference, original, gold, validation gold or SPD original) or an artefact job. 'stopped': a model's
+   * training reached the time limit at an epoch end and was checkpointed (the next run continues it).
+   */
+  async run(job: Job): Promise<'done' | 'stopped'> {
+    try {
+      return await this.runJob(job);
+    } catch (err) {
+      if (err instanceof TrainingStopped) {
+        this.options.log(`${job.title}: ${err.message}`);
+        return 'stopped';
+      }
+      throw err;
+    }
+  }
+
+  private async runJob(job: Job): Promise<'done'> {
     const { plan, options } = this;
     const c = await this.contextOf();
     const key = jobKey(job);
     switch (job.kind) {
       case 'reference': {
         const reference = plan.references.find((r) => r.key === key)!;
-        const { trained } = await ensureReferenceModel(plan, c.data, reference, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, interactive: options.interactive }, this.poolData!);
+        const { trained } = await ensureReferenceModel(plan, c.data, reference, { cacheDir: options.cacheDir, batchSize: plan.config.evaluation.batchSize, log: options.log, interactive: options.interactive, ...(options.stopTraining ? { stopTraining: options.stopTraining } : {}) }, this.poolData!);
         if (trained) this.trained.push(`reference-${reference.index}`);
         return 'done';
       }
@@ -262,6 +280,10 @@ export async function runCell(
     timing: ratio.timing,
     provenance: { ...provenance, createdAt: new Date().toISOString() },
   };
+  // the writer checks what readers check, on the result as JSON will hold it (NaN becomes null): a NaN, a missing or
+  // an out-of-range number fails the cell rather than being written
+  const checked = checkCellResult(JSON.parse(JSON.stringify(result)), resultFilePath('<results>', config.name, cell));
+  if (!checked.ok) return failure(`its result does not pass the result schema (${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')})`);
   log(`${cell.label}: ${[describeMetrics(accuracy, null), ...described].join('  ')}  Avg Gap ${result.metrics.avgGap.toFixed(2)}  (${unlearnSeconds.toFixed(1)} s)`);
   return { result };
 }
@@ -298,6 +320,7 @@ export async function runJobById(plan: Plan, jobId: string, options: SingleJobOp
   }
   const missing = job.deps.filter((d) => !jobDone(plan, jobs.find((j) => j.id === d)!, places));
   if (missing.length > 0) throw new Error(`${job.title} needs ${missing.length} job(s) done first: ${missing.map((d) => jobs.find((j) => j.id === d)!.title).join('; ')}`);
+  preflight(plan, { cacheDir: options.cacheDir, ...(job.kind === 'cell' ? { resultsDir: options.resultsDir } : {}), jobs: [job] });
   const claims = fileClaims(path.join(options.cacheDir, 'claims'));
   if (!claims.claim(job.id)) throw new Error(`${job.title} is being run by another process (its claim is in ${path.join(options.cacheDir, 'claims')})`);
   const runner = new JobRunner(plan, options);

@@ -5,7 +5,7 @@ import { defaultDataDir } from '@lethe/datasets';
 import type { BenchmarkConfig } from '../config/config.js';
 import { planBenchmark, type Plan } from '../plan/plan.js';
 import { cellStatus, resultFilePath, retireSupersededResults } from '../results/result-files.js';
-import type { CellResult } from '../results/results.js';
+import { formatResultProblem, type CellResult } from '../results/results.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { BenchmarkData } from '../prepare/data.js';
 import { TimeBudget } from './budget.js';
@@ -13,6 +13,7 @@ import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { JobRunner, jobKey, type CellFailure } from './job-runner.js';
 import { jobDone } from './estimate.js';
+import { preflight } from './preflight.js';
 import type { TuningRecord } from '../plan/tuning-record.js';
 
 export { GAP_METRICS, gapMetricsFor } from '../prepare/group.js';
@@ -119,7 +120,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const backend = await initBackend(options.backend, { log });
   const budget = new TimeBudget(options.timeLimitSeconds ?? null, log);
 
-  const status = cellStatus(plan, options.resultsDir, options.force);
+  // a result file that fails the schema is reported (path and field) and its cell runs again, never reused
+  const status = cellStatus(plan, options.resultsDir, options.force, (p) => log(`${formatResultProblem(p)}; its cell runs again`));
   const results: CellResult[] = [...status.done.values()];
   const reused = results.length;
   const trained: string[] = [];
@@ -129,19 +131,25 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     const labels = [...new Set(status.awaitingSearch.map((c) => c.label))];
     log(`${status.awaitingSearch.length} cell(s) of ${labels.join(', ')} wait for their hyper-parameter search (the config sets tuning.required): run \`lethe tune\` on this config first; their models are still trained now`);
   }
-  retireSupersededResults(options.resultsDir, plan, log);
-  // temporary files a killed writer left behind are never read; on a full disk they keep it full
-  const stale = [...removeStaleTemporaries(cacheDir), ...removeStaleTemporaries(path.join(options.resultsDir, config.name))];
-  if (stale.length > 0) log(`removed ${stale.length} temporary file(s) left by processes that are gone (e.g. ${stale[0]})`);
-
   const keyOf = jobKey;
   const jobs = jobGraph(plan);
   const runs = runJobFilter(plan, status);
   const places = { cacheDir, resultsDir: options.resultsDir, tuning: options.tuning ?? null };
+  // before anything trains: the directories are writable and have room for what the jobs will write
+  preflight(plan, { cacheDir, resultsDir: options.resultsDir, jobs: jobs.filter((j) => runs(j) && !jobDone(plan, j, places)), log });
+
+  retireSupersededResults(options.resultsDir, plan, log);
+  // what killed writers and downloads left behind is never read; on a full disk it keeps the disk full
+  const stale = [
+    ...removeStaleTemporaries(cacheDir),
+    ...removeStaleTemporaries(path.join(options.resultsDir, config.name)),
+    ...(options.data ? [] : removeStaleTemporaries(options.dataDir ?? defaultDataDir())),
+  ];
+  if (stale.length > 0) log(`removed ${stale.length} temporary file(s) or folder(s) left by processes that are gone (e.g. ${stale[0]})`);
   const written = new Set<string>();
 
-  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained });
-  const runJob = async (job: Job): Promise<'done' | 'failed'> => {
+  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained, stopTraining: (seconds) => budget.stopsTraining(seconds) });
+  const runJob = async (job: Job): Promise<'done' | 'failed' | 'stopped'> => {
     if (job.kind !== 'cell') return runner.run(job);
     const outcome = await runner.cell(keyOf(job));
     if ('failure' in outcome) {

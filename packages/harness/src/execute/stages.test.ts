@@ -159,6 +159,8 @@ test('time limit: a run stops before a job that would overrun, loses nothing, an
   fs.mkdirSync(options.cacheDir, { recursive: true });
   const leftover = path.join(options.cacheDir, `abc.outputs.bin.tmp-${2 ** 22 + 99}`);
   fs.writeFileSync(leftover, 'half');
+  const elevenMinutesAgo = Date.now() / 1000 - 11 * 60; // younger leftovers may be another machine's writer at work
+  fs.utimesSync(leftover, elevenMinutesAgo, elevenMinutesAgo);
   const stopped = await runBenchmark(config, { ...options, timeLimitSeconds: 1e-6 });
   assert.equal(fs.existsSync(leftover), false);
   assert.equal(stopped.stoppedByTimeLimit, true);
@@ -494,4 +496,45 @@ test('cell evaluations come from a registry: membership inference is one, and a 
   } finally {
     unregisterCellEvaluation('test-second-run');
   }
+});
+
+test('a model training stopped by the time limit at an epoch end is checkpointed, and the next run resumes it to the same model', async () => {
+  const { JobRunner, trainingCheckpointDir } = await import('../index.js');
+  const { initBackend } = await import('@lethe/runtime');
+  const { loadModel } = await import('@lethe/models');
+  const backend = await initBackend('wasm', { log: () => {} });
+  const config = parseBenchmarkConfig({ ...base, training: { ...base.training, epochs: 3 } });
+  const plan = planBenchmark(config);
+  const job = jobGraph(plan).find((j) => j.kind === 'original')!;
+  const key = plan.originals[0]!.key;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-resume-'));
+  const data = syntheticData();
+  const lines: string[] = [];
+  const runner = (cacheDir: string, stopTraining?: () => boolean) => new JobRunner(plan, { cacheDir, log: (l) => lines.push(l), interactive: false, backend, data, ...(stopTraining ? { stopTraining } : {}) });
+  // part 1: the limit is reached after the first epoch
+  const cache = path.join(root, 'cache');
+  assert.equal(await runner(cache, () => true).run(job), 'stopped');
+  const state = JSON.parse(fs.readFileSync(path.join(trainingCheckpointDir(cache, key), 'state.json'), 'utf8'));
+  assert.equal(state.epochsDone, 1);
+  assert.ok(!fs.existsSync(path.join(cache, key, 'model.json')), 'no finished model yet');
+  assert.ok(lines.some((l) => /training stopped after epoch 1\/3/.test(l)));
+  // part 2: resumes at epoch 2 and finishes; the checkpoint is gone
+  assert.equal(await runner(cache).run(job), 'done');
+  assert.ok(lines.some((l) => l.includes('resuming from the checkpoint after epoch 1')));
+  assert.ok(!fs.existsSync(trainingCheckpointDir(cache, key)));
+  // the same model as one uninterrupted training
+  const whole = path.join(root, 'whole');
+  assert.equal(await runner(whole).run(job), 'done');
+  const [a, b] = [await loadModel(path.join(cache, key)), await loadModel(path.join(whole, key))];
+  for (const [name, v] of [...a.model.params, ...a.model.state]) assert.deepEqual(await v.data(), await (b.model.params.get(name) ?? b.model.state.get(name))!.data(), name);
+  // a damaged checkpoint is not used: the training starts again, and says why
+  const broken = path.join(root, 'broken');
+  assert.equal(await runner(broken, () => true).run(job), 'stopped');
+  fs.appendFileSync(path.join(trainingCheckpointDir(broken, key), 'momentum.bin'), Buffer.from([1, 2, 3, 4]));
+  lines.length = 0;
+  assert.equal(await runner(broken).run(job), 'done');
+  assert.ok(lines.some((l) => /training checkpoint unusable \(.*momentum\.bin has SHA-256 [0-9a-f]{64}, its state\.json records/.test(l)), lines.join('\n'));
+  a.model.dispose();
+  b.model.dispose();
+  fs.rmSync(root, { recursive: true });
 });

@@ -6,7 +6,10 @@ import { planBenchmark, type Plan, type PlannedSearch } from '../plan/plan.js';
 import { createPhaseProgress } from '../prepare/progress.js';
 import type { BenchmarkData } from '../prepare/data.js';
 import { gapMetricsFor, type OpenGroup } from '../prepare/group.js';
-import { jobGraph } from '../plan/jobs.js';
+import { jobGraph, type Job } from '../plan/jobs.js';
+import { removeStaleTemporaries } from '@lethe/runtime/files';
+import { defaultDataDir } from '@lethe/datasets';
+import { preflight } from './preflight.js';
 import { JobRunner, jobKey } from './job-runner.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { jobDone } from './estimate.js';
@@ -175,7 +178,7 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   log(`tune ${config.name}: ${searches.length} search(es), ${searches.length - todo.length} finished before; ${total} candidate run(s) to go; record: ${options.recordFile}`);
   if (todo.length === 0) return result(false);
 
-  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained });
+  const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained, stopTraining: (seconds) => budget.stopsTraining(seconds) });
   const gapMetrics = gapMetricsFor(config);
   const jobs = jobGraph(plan);
   const keyOf = jobKey;
@@ -183,12 +186,17 @@ export async function tuneBenchmark(config: BenchmarkConfig, options: TuneOption
   const validationOriginals = new Set(todo.map((s) => `original:${s.group.originalKey}`));
   const validationGolds = new Set(todo.map((s) => `validation-gold:${s.group.goldKey}`));
   const places = { cacheDir, resultsDir: '', tuning: null };
+  const runs = (job: Job): boolean =>
+    job.kind === 'reference' || (job.kind === 'original' && validationOriginals.has(job.id)) || (job.kind === 'validation-gold' && validationGolds.has(job.id)) || (job.kind === 'search' && todoKeys.has(keyOf(job)));
+  // before anything trains: the cache and the record's directory are writable and have room for the models
+  preflight(plan, { cacheDir, files: [options.recordFile], jobs: jobs.filter((j) => runs(j) && (j.kind === 'search' || !jobDone(plan, j, places))), log });
+  const stale = [...removeStaleTemporaries(cacheDir), ...(options.data ? [] : removeStaleTemporaries(options.dataDir ?? defaultDataDir()))];
+  if (stale.length > 0) log(`removed ${stale.length} temporary file(s) or folder(s) left by processes that are gone (e.g. ${stale[0]})`);
   let stopped = false;
   try {
     const outcome = await executeJobs({
       jobs,
-      runs: (job) =>
-        job.kind === 'reference' || (job.kind === 'original' && validationOriginals.has(job.id)) || (job.kind === 'validation-gold' && validationGolds.has(job.id)) || (job.kind === 'search' && todoKeys.has(keyOf(job))),
+      runs,
       // a search is done when the record on disk says so (another shard may have run it)
       isDone: (job) => {
         if (job.kind !== 'search') return jobDone(plan, job, places);

@@ -128,16 +128,32 @@ export class PlanError extends Error {
   override name = 'PlanError';
 }
 
-/** Sizes that would make a run meaningless or fail late are refused here, before any model trains. */
+/**
+ * The fewest images a forget, retain or test set may hold. Below it an accuracy moves in steps of 10 points or more
+ * (one image of a one-image set is 0 or 100), and Avg Gap compares noise: such a run is refused, not reported.
+ */
+export const MIN_SET_IMAGES = 10;
+
+/** Sizes that would make a run meaningless or fail late are refused here, before any model trains; each names its field. */
 function checkSizes(config: BenchmarkConfig, sizes: PlannedSizes): void {
   if (sizes.available < 2) {
     throw new PlanError(`dataset.holdout keeps ${sizes.holdout} of ${sizes.train} training images out of every model, leaving ${sizes.available}; lower holdout.count`);
   }
-  for (const forgetSet of config.forgetSets) {
+  config.forgetSets.forEach((forgetSet, i) => {
     const k = forgetCount(sizes.available, forgetSet.fraction);
+    const id = forgetSetId(forgetSet.fraction);
     if (k < 1 || k >= sizes.available) {
-      throw new PlanError(`forget set ${forgetSetId(forgetSet.fraction)} of ${sizes.available} training images would hold ${k}; choose a fraction that leaves both the forget and the retain set non-empty`);
+      throw new PlanError(`forget set ${id} of ${sizes.available} training images would hold ${k}; choose a fraction that leaves both the forget and the retain set non-empty`);
     }
+    if (k < MIN_SET_IMAGES) {
+      throw new PlanError(`forgetSets[${i}].fraction: forget set ${id} of ${sizes.available} training images would hold ${k} image(s), fewer than the minimum of ${MIN_SET_IMAGES} (its accuracy would move in steps of ${(100 / k).toFixed(0)} points); raise the fraction or dataset.trainSubset`);
+    }
+    if (sizes.available - k < MIN_SET_IMAGES) {
+      throw new PlanError(`forgetSets[${i}].fraction: forget set ${id} leaves a retain set of ${sizes.available - k} image(s), fewer than the minimum of ${MIN_SET_IMAGES}; lower the fraction or raise dataset.trainSubset`);
+    }
+  });
+  if (sizes.test < MIN_SET_IMAGES) {
+    throw new PlanError(`dataset.testSubset: the test set would hold ${sizes.test} image(s), fewer than the minimum of ${MIN_SET_IMAGES} (TA would move in steps of ${(100 / Math.max(sizes.test, 1)).toFixed(0)} points); raise dataset.testSubset`);
   }
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import test from 'node:test';
 import { Model, saveModel, loadModel } from '@lethe/models';
 import { initBackend } from '@lethe/runtime';
-import { parseBenchmarkConfig, planBenchmark, jobGraph, exportCheckpoints, importCheckpoints, plannedModelKeys } from '../index.js';
+import { parseBenchmarkConfig, planBenchmark, jobGraph, exportCheckpoints, importCheckpoints, plannedModelKeys, diskCheckpointer, trainingCheckpointDir } from '../index.js';
 
 /** Checkpoints: a plan's trained models carried out of one cache and into another, whole and verified. */
 
@@ -79,4 +79,34 @@ test('import refuses an entry with other weights than its model.json records, or
   assert.match(reasons.get(keyB!)!, /model\.json holds model spec .*"numClasses":5.*but the config's model is/);
   assert.deepEqual(fs.readdirSync(cache), [], 'nothing refused reaches the cache');
   assert.throws(() => importCheckpoints(plan, path.join(checkpoints, 'nowhere'), cache), /checkpoint directory .*nowhere does not exist/);
+});
+
+test('with --with-training a training in progress travels too, is replaced by a later one, and goes once the model is finished', async () => {
+  const plan = planBenchmark(config);
+  const key = [...plannedModelKeys(plan).entries()].find(([, k]) => k === 'original')![0];
+  const cache = tmp('train-cache');
+  const model = Model.create(plan.modelSpec, 3);
+  const momentum = new Map([...model.params].map(([name, v]) => [name, new Float32Array(v.size).fill(0.5)]));
+  const save = (epochsDone: number) => diskCheckpointer(cache, key, () => {}).save(model, { epochsDone, epochLosses: Array(epochsDone).fill(1), steps: 10 * epochsDone, seconds: 5 * epochsDone, momentum });
+  await save(1);
+  const out = tmp('train-out');
+  assert.deepEqual(exportCheckpoints(plan, cache, out).trainings, [], 'not without the option');
+  assert.deepEqual(exportCheckpoints(plan, cache, out, { withTraining: true }).trainings, [{ key, epochsDone: 1 }]);
+  await save(2);
+  assert.deepEqual(exportCheckpoints(plan, cache, out, { withTraining: true }).trainings, [{ key, epochsDone: 2 }], 'a later epoch replaces it');
+  assert.deepEqual(exportCheckpoints(plan, cache, out, { withTraining: true }).trainings, [], 'the same epoch is not copied again');
+  // on a fresh machine it is imported, and the training resumes from it (momentum and all)
+  const fresh = tmp('train-fresh');
+  assert.deepEqual(importCheckpoints(plan, out, fresh).trainings, [{ key, epochsDone: 2 }]);
+  const resumed = Model.create(plan.modelSpec, 99);
+  const state = await diskCheckpointer(fresh, key, () => {}).restore(resumed);
+  assert.equal(state!.epochsDone, 2);
+  assert.deepEqual(state!.momentum.get('dense.kernel'), momentum.get('dense.kernel'));
+  for (const [name, v] of model.params) assert.deepEqual(await resumed.params.get(name)!.data(), await v.data(), name);
+  // once the model is finished, the export carries it and drops the training checkpoint
+  await saveModel(model, path.join(cache, key), {});
+  assert.deepEqual(exportCheckpoints(plan, cache, out, { withTraining: true }).copied, [key]);
+  assert.ok(!fs.existsSync(trainingCheckpointDir(out, key)));
+  model.dispose();
+  resumed.dispose();
 });

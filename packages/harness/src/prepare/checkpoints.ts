@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isSavedModel } from '@lethe/models';
+import { isSavedModel, savedModelProblem } from '@lethe/models';
 import { stableStringify } from '../config/hash.js';
 import { jobGraph, type JobKind } from '../plan/jobs.js';
 import type { Plan } from '../plan/plan.js';
@@ -12,13 +12,17 @@ import type { Plan } from '../plan/plan.js';
  * after its cache is gone) without training them again. `benchmarks/run-part.sh` exports into
  * `benchmarks/checkpoints/<benchmark>/` and commits as models finish, and imports from there before it starts.
  *
- * A checkpoint is one cache entry (`<key>/model.json` + `weights.bin`), copied as a whole by a rename, never half.
+ * A checkpoint is one cache entry (`<key>/model.json` + `weights.bin`), copied as a whole by a rename, never half;
+ * `<key>.training/` carries a training in progress (its last finished epoch, with the optimiser's momentum), so that a
+ * part stopped by its time limit continues mid-training on the next machine.
  * On import each entry must belong to the plan (its key is one of the plan's model jobs), have the plan's model spec
  * and weights whose SHA-256 matches its model.json; anything else is refused with the path and the reason.
  */
 
 const MODEL_KINDS: ReadonlySet<JobKind> = new Set(['reference', 'original', 'gold', 'validation-gold', 'spd-original']);
 const ENTRY_FILES = ['model.json', 'weights.bin'] as const;
+/** a training in progress (cache.ts, diskCheckpointer): the model after its last finished epoch, momentum, progress */
+const TRAINING_FILES = ['model.json', 'weights.bin', 'momentum.bin', 'state.json'] as const;
 
 /** The cache keys of every model the plan trains, with the kind of job that trains it. */
 export function plannedModelKeys(plan: Plan): Map<string, JobKind> {
@@ -31,6 +35,8 @@ export function plannedModelKeys(plan: Plan): Map<string, JobKind> {
 
 export interface CheckpointCopy {
   copied: string[];
+  /** trainings in progress copied (`<key>.training`, with their epochs done) */
+  trainings: { key: string; epochsDone: number }[];
   present: string[];
   missing: string[];
   refused: { key: string; reason: string }[];
@@ -52,34 +58,58 @@ export function checkpointProblem(plan: Plan, dir: string): string | null {
   if (!fs.existsSync(weightsFile)) return `${weightsFile} is missing`;
   const sha = crypto.createHash('sha256').update(fs.readFileSync(weightsFile)).digest('hex');
   if (sha !== json.weightsSha256) return `${weightsFile} has SHA-256 ${sha}, but its model.json records ${String(json.weightsSha256)}`;
-  return null;
+  // the rest of the whole-entry check loadModel makes: manifest, recorded key, network revision, variable layout
+  return savedModelProblem(dir, { spec: plan.modelSpec, cacheKey: path.basename(dir) });
 }
 
-/** Copy one entry's files into `<to>/<key>` through a temporary directory and a rename: readers never see half of it. */
-function copyEntry(from: string, toRoot: string, key: string): void {
+/** Copy one entry's files into `<to>/<name>` through a temporary directory and a rename: readers never see half of it. */
+function copyEntry(from: string, toRoot: string, name: string, files: readonly string[] = ENTRY_FILES): void {
   fs.mkdirSync(toRoot, { recursive: true });
-  const staging = path.join(toRoot, `.${key}.tmp-${process.pid}`);
+  const staging = path.join(toRoot, `.${name}.tmp-${process.pid}`);
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging);
   try {
-    for (const name of ENTRY_FILES) fs.copyFileSync(path.join(from, name), path.join(staging, name));
-    fs.renameSync(staging, path.join(toRoot, key));
+    for (const file of files) fs.copyFileSync(path.join(from, file), path.join(staging, file));
+    const target = path.join(toRoot, name);
+    // a training checkpoint is replaced by a later one; a finished model never exists twice
+    fs.rmSync(target, { recursive: true, force: true });
+    fs.renameSync(staging, target);
   } catch (err) {
     fs.rmSync(staging, { recursive: true, force: true });
-    throw new Error(`copying model ${key} from ${from} to ${toRoot} failed: ${(err as Error).message}`);
+    throw new Error(`copying ${name} from ${from} to ${toRoot} failed: ${(err as Error).message}`);
   }
 }
 
-function copyPlanned(plan: Plan, fromRoot: string, toRoot: string): CheckpointCopy {
-  const out: CheckpointCopy = { copied: [], present: [], missing: [], refused: [] };
+/** Epochs a training checkpoint holds, or null when there is none that names this key and the plan's model. */
+function trainingEpochs(plan: Plan, dir: string, key: string): number | null {
+  try {
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as { key?: unknown; epochsDone?: unknown };
+    if (state.key !== key || typeof state.epochsDone !== 'number') return null;
+    if (checkpointProblem(plan, dir) !== null) return null;
+    return TRAINING_FILES.every((f) => fs.existsSync(path.join(dir, f))) ? state.epochsDone : null;
+  } catch {
+    return null;
+  }
+}
+
+function copyPlanned(plan: Plan, fromRoot: string, toRoot: string, withTraining: boolean): CheckpointCopy {
+  const out: CheckpointCopy = { copied: [], trainings: [], present: [], missing: [], refused: [] };
   for (const key of plannedModelKeys(plan).keys()) {
     const from = path.join(fromRoot, key);
+    const training = `${key}.training`;
     if (isSavedModel(path.join(toRoot, key))) {
       out.present.push(key);
+      // a finished model makes its training checkpoint obsolete
+      fs.rmSync(path.join(toRoot, training), { recursive: true, force: true });
       continue;
     }
     if (!isSavedModel(from)) {
       out.missing.push(key);
+      const epochs = withTraining ? trainingEpochs(plan, path.join(fromRoot, training), key) : null;
+      if (epochs !== null && epochs > (trainingEpochs(plan, path.join(toRoot, training), key) ?? 0)) {
+        copyEntry(path.join(fromRoot, training), toRoot, training, TRAINING_FILES);
+        out.trainings.push({ key, epochsDone: epochs });
+      }
       continue;
     }
     const problem = checkpointProblem(plan, from);
@@ -88,18 +118,25 @@ function copyPlanned(plan: Plan, fromRoot: string, toRoot: string): CheckpointCo
       continue;
     }
     copyEntry(from, toRoot, key);
+    fs.rmSync(path.join(toRoot, training), { recursive: true, force: true });
     out.copied.push(key);
   }
   return out;
 }
 
-/** Copy the plan's finished models from the cache into a checkpoint directory (those not there yet). */
-export function exportCheckpoints(plan: Plan, cacheDir: string, checkpointDir: string): CheckpointCopy {
-  return copyPlanned(plan, cacheDir, checkpointDir);
+/**
+ * Copy the plan's finished models from the cache into a checkpoint directory (those not there yet); with
+ * `withTraining`, also the trainings in progress (each model's last finished epoch), replacing older ones.
+ */
+export function exportCheckpoints(plan: Plan, cacheDir: string, checkpointDir: string, options: { withTraining?: boolean } = {}): CheckpointCopy {
+  return copyPlanned(plan, cacheDir, checkpointDir, options.withTraining ?? false);
 }
 
-/** Copy a checkpoint directory's models of the plan into the cache (those it lacks), each verified first. */
+/**
+ * Copy a checkpoint directory's models of the plan into the cache (those it lacks), each verified first, and its
+ * trainings in progress where the cache has none as far along (the training verifies them again when it resumes).
+ */
 export function importCheckpoints(plan: Plan, checkpointDir: string, cacheDir: string): CheckpointCopy {
   if (!fs.existsSync(checkpointDir)) throw new Error(`checkpoint directory ${checkpointDir} does not exist (export one with \`lethe cache export <config> ${checkpointDir}\`)`);
-  return copyPlanned(plan, checkpointDir, cacheDir);
+  return copyPlanned(plan, checkpointDir, cacheDir, true);
 }

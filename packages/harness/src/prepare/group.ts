@@ -38,6 +38,8 @@ export interface RunContext {
   references: PreparedReferences | null;
   /** models trained in this process, by role */
   trained: string[];
+  /** asked at each epoch end of a model's training: true stops it there, checkpointed (a time limit) */
+  stopTraining?: (lastEpochSeconds: number) => boolean;
 }
 
 export interface ModelEvaluation {
@@ -112,11 +114,20 @@ export function describeMetrics(m: AccuracyMetrics & { MIA?: number }, mia: Memb
 export async function ensureOriginal(context: RunContext, seed: number, key: string): Promise<CachedModel> {
   const { plan, data, log, interactive, cacheDir } = context;
   const progress = createPhaseProgress(`original model (seed ${seed})`, log, interactive);
-  const original = await cachedModel(cacheDir, key, `original model (seed ${seed})`, log, async () => {
-    const { model } = await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, seed, (p) => progress.update(p));
-    return model;
-  });
-  progress.stop();
+  let original: CachedModel;
+  try {
+    original = await cachedModel(
+      cacheDir,
+      key,
+      plan.modelSpec,
+      `original model (seed ${seed})`,
+      log,
+      async (checkpoint) => (await trainFromScratch(plan.modelSpec, plan.recipe, data.train, data.available, seed, (p) => progress.update(p), { checkpoint })).model,
+      context.stopTraining,
+    );
+  } finally {
+    progress.stop();
+  }
   if (original.trainedNow) context.trained.push('original');
   return original;
 }
@@ -129,8 +140,12 @@ export async function ensureGold(context: RunContext, group: PlannedGroup, role:
   const { plan, data, log, interactive, cacheDir } = context;
   const name = role === 'gold' ? 'gold model' : 'validation gold model';
   const progress = createPhaseProgress(`${name} (retrain)`, log, interactive);
-  const gold = await cachedModel(cacheDir, group.goldKey, name, log, () => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p)));
-  progress.stop();
+  let gold: CachedModel;
+  try {
+    gold = await cachedModel(cacheDir, group.goldKey, plan.modelSpec, name, log, (checkpoint) => retrainFromScratch(plan.modelSpec, plan.recipe, data.train, sets.retain, group.goldSeed, (p) => progress.update(p), { checkpoint }), context.stopTraining);
+  } finally {
+    progress.stop();
+  }
   if (gold.trainedNow) context.trained.push(role);
   return gold;
 }

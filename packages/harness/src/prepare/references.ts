@@ -74,11 +74,22 @@ export function referenceOutputsFile(cacheDir: string, key: string): string {
   return path.join(cacheDir, `${key}.outputs.bin`);
 }
 
+/**
+ * A reference model's cached outputs: null when there are none for these data (missing, or another format or data
+ * set); an error naming the file when it is damaged (its body's SHA-256 or length is wrong).
+ */
 function readOutputs(file: string, expected: OutputsHeader, data: PreparedData): { train: ModelOutputs; test: ModelOutputs } | null {
-  const read = readHeaderFile<OutputsHeader>(file, (h) => h.format === expected.format && h.dataChecksum === expected.dataChecksum && h.trainCount === expected.trainCount && h.testCount === expected.testCount && h.numClasses === expected.numClasses);
+  const read = readHeaderFile<OutputsHeader>(
+    file,
+    (h) => h.format === expected.format && h.dataChecksum === expected.dataChecksum && h.trainCount === expected.trainCount && h.testCount === expected.testCount && h.numClasses === expected.numClasses,
+    // files written before bodySha256 have exactly these keys
+    { unhashed: (h) => Object.keys(h).sort().join() === 'dataChecksum,format,numClasses,testCount,trainCount' },
+  );
   if (!read) return null;
   const k = expected.numClasses;
-  if (read.body.byteLength !== 4 * k * (expected.trainCount + expected.testCount)) return null;
+  if (read.body.byteLength !== 4 * k * (expected.trainCount + expected.testCount)) {
+    throw new Error(`'${file}' is damaged (${read.body.byteLength} bytes of logits, expected ${4 * k * (expected.trainCount + expected.testCount)}); delete it so it is computed again`);
+  }
   const logits = new Float32Array(read.body.byteLength / 4);
   new Uint8Array(logits.buffer).set(read.body);
   const labelsOf = (ds: ImageDataset): Int32Array => Int32Array.from(ds.labels.subarray(0, ds.count));
@@ -98,6 +109,8 @@ export interface ReferenceOptions {
   batchSize: number;
   log: (line: string) => void;
   interactive: boolean;
+  /** a time limit: true at an epoch end stops the training there, checkpointed */
+  stopTraining?: (lastEpochSeconds: number) => boolean;
 }
 
 function outputsHeader(data: PreparedData): OutputsHeader {
@@ -127,7 +140,12 @@ export async function ensureReferenceModel(
   const role = `reference model ${reference.index + 1}/${K}`;
   const header = outputsHeader(data);
   const file = referenceOutputsFile(options.cacheDir, reference.key);
-  if (readOutputs(file, header, data)) return { trained: false };
+  try {
+    if (readOutputs(file, header, data)) return { trained: false };
+  } catch (err) {
+    // a damaged file is computed again here; when a cell finds one (loadReferenceModels), its error names the file
+    log(`${role}: cached outputs unusable (${(err as Error).message}); computing them again`);
+  }
   const { pool, half } = halfOf(plan, data, reference);
   // training-set positions of the half: training images keep their index, test image j is train.count + j
   const positions: number[] = [];
@@ -136,11 +154,24 @@ export async function ensureReferenceModel(
   });
   const trainOn = Int32Array.from(positions);
   const progress = createPhaseProgress(role, log, options.interactive);
-  const { model, trainedNow } = await cachedModel(options.cacheDir, reference.key, role, log, async () => {
-    const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
-    return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p))).model;
-  });
-  progress.stop();
+  let trained: Awaited<ReturnType<typeof cachedModel>>;
+  try {
+    trained = await cachedModel(
+      options.cacheDir,
+      reference.key,
+      plan.modelSpec,
+      role,
+      log,
+      async (checkpoint) => {
+        const seed = combineSeeds(plan.config.evaluation.mia.referenceSeed, 'reference', reference.pair, reference.side);
+        return (await trainFromScratch(plan.modelSpec, plan.referenceRecipe, poolData(), trainOn, seed, (p) => progress.update(p), { checkpoint })).model;
+      },
+      options.stopTraining,
+    );
+  } finally {
+    progress.stop();
+  }
+  const { model, trainedNow } = trained;
   try {
     log(`${role}: computing its outputs on ${data.train.count} training and ${data.test.count} test images (inference)`);
     const allTrain = Int32Array.from({ length: data.train.count }, (_, i) => i);

@@ -49,7 +49,7 @@ export async function prepareSpdGanGroup(
   data: { train: ImageDataset; available: Int32Array },
   sets: { forget: Int32Array; retain: Int32Array },
   gold: Model,
-  options: { cacheDir: string; batchSize: number; log: (line: string) => void; onProgress?: Parameters<typeof trainFromScratch>[5] },
+  options: { cacheDir: string; batchSize: number; log: (line: string) => void; onProgress?: Parameters<typeof trainFromScratch>[5]; stopTraining?: (lastEpochSeconds: number) => boolean },
 ): Promise<SpdGanGroup> {
   const { log } = options;
   const { generatorKey, spdOriginalKey } = spdGanKeys(plan, group, settings);
@@ -81,7 +81,7 @@ export async function prepareSpdGanGroup(
   const perturbed = await perturbedDataset(data.train, sets.forget, generator, options.batchSize);
   generator.dispose();
   // the original's training images (holdout excluded), with the forget images replaced by their perturbed copies
-  const spd = await cachedModel(options.cacheDir, spdOriginalKey, 'SPD original (D_r ∪ G(D_f))', log, async () => (await trainFromScratch(plan.modelSpec, plan.recipe, perturbed, data.available, group.seeds.original, options.onProgress)).model);
+  const spd = await cachedModel(options.cacheDir, spdOriginalKey, plan.modelSpec, 'SPD original (D_r ∪ G(D_f))', log, async (checkpoint) => (await trainFromScratch(plan.modelSpec, plan.recipe, perturbed, data.available, group.seeds.original, options.onProgress, { checkpoint })).model, options.stopTraining);
   if (spd.trainedNow) trainedNow.push('spd-original');
   const before = accuracyAndConfidence(await modelOutputs(spd.model, perturbed, sets.forget, options.batchSize));
   const goldScores = accuracyAndConfidence(await modelOutputs(gold, perturbed, sets.forget, options.batchSize));

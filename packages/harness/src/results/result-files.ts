@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Plan, PlannedCell } from '../plan/plan.js';
-import { RESULT_SCHEMA, SUPERSEDED_DIR, type CellResult } from './results.js';
+import { SUPERSEDED_DIR, readResultFile, resultProblem, type CellResult, type ResultProblem } from './results.js';
 
 /** Result files on disk: where a cell's file is, whether it holds the cell's result, which cells are done. */
 
@@ -11,25 +11,46 @@ export function resultFilePath(resultsDir: string, benchmark: string, cell: Pick
   return path.join(resultsDir, benchmark, `${cell.label}.${cell.forgetSetId}.o${original}-f${forgetSet}-u${unlearning}.${cell.cellHash}.json`);
 }
 
-export function readExistingResult(file: string, cellHash: string): CellResult | null {
+/**
+ * The result of a cell, if its file exists, passes the schema and is the cell's (its hash): what `lethe run` reuses.
+ * A file that fails the schema is never reused: `onProblem` hears its path and field, and the cell runs again (its new
+ * result replaces the file).
+ */
+export function readExistingResult(file: string, cellHash: string, onProblem?: (problem: ResultProblem) => void): CellResult | null {
   if (!fs.existsSync(file)) return null;
-  try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
-    return parsed.schema === RESULT_SCHEMA && parsed.cellHash === cellHash ? parsed : null;
-  } catch {
-    return null; // unreadable: recompute (the atomic writer never leaves a partial file, but a user might)
+  const read = readResultFile(file);
+  if (read.kind === 'problem') {
+    read.problems.forEach((p) => onProblem?.(p));
+    return null;
   }
+  if (read.kind === 'other') {
+    onProblem?.(resultProblem(file, 'schema', `is '${read.schema}', not a result file`));
+    return null;
+  }
+  if (read.result.cellHash !== cellHash) {
+    onProblem?.(resultProblem(file, 'cellHash', `is '${read.result.cellHash}', but the file is named for cell '${cellHash}'`));
+    return null;
+  }
+  return read.result;
 }
 
-/** The state of each planned cell: its result file exists (done), it waits for a search, or it is to run. */
-export function cellStatus(plan: Plan, resultsDir: string, force = false): { done: Map<string, CellResult>; awaitingSearch: PlannedCell[]; pending: PlannedCell[] } {
+/**
+ * The state of each planned cell: its result file exists and passes the schema (done), it waits for a search, or it is
+ * to run. A bad result file goes to `onProblem` (its path and field) and its cell is pending.
+ */
+export function cellStatus(
+  plan: Plan,
+  resultsDir: string,
+  force = false,
+  onProblem?: (problem: ResultProblem) => void,
+): { done: Map<string, CellResult>; awaitingSearch: PlannedCell[]; pending: PlannedCell[] } {
   const done = new Map<string, CellResult>();
   const awaitingSearch: PlannedCell[] = [];
   const pending: PlannedCell[] = [];
   const required = plan.config.tuning?.required ?? false;
   for (const group of plan.groups) {
     for (const cell of group.cells) {
-      const existing = force ? null : readExistingResult(resultFilePath(resultsDir, plan.config.name, cell), cell.cellHash);
+      const existing = force ? null : readExistingResult(resultFilePath(resultsDir, plan.config.name, cell), cell.cellHash, onProblem);
       if (existing) done.set(cell.cellHash, existing);
       else if (required && cell.awaitsSearch) awaitingSearch.push(cell);
       else pending.push(cell);
@@ -49,12 +70,9 @@ export function retireSupersededResults(resultsDir: string, plan: Plan, log: (li
   const current = new Set(plan.groups.flatMap((g) => g.cells.map((c) => c.cellHash)));
   const stale = fs.readdirSync(dir).filter((name) => {
     if (!name.endsWith('.json')) return false;
-    try {
-      const parsed = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Partial<CellResult>;
-      return parsed.schema === RESULT_SCHEMA && typeof parsed.cellHash === 'string' && !current.has(parsed.cellHash);
-    } catch {
-      return false;
-    }
+    // only a valid result is moved: a bad file stays where `lethe run` and the leaderboard report it
+    const read = readResultFile(path.join(dir, name));
+    return read.kind === 'result' && !current.has(read.result.cellHash);
   });
   if (stale.length === 0) return;
   const target = path.join(dir, SUPERSEDED_DIR);

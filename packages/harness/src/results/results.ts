@@ -1,12 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HyperParameterSource } from '../plan/tuning-record.js';
+import { RESULT_SCHEMA_FAMILY, RESULT_SCHEMA_ID, checkCellResult, formatResultProblem, resultProblem, type ResultProblem } from './schema.js';
+
+export { cellResultSchema, checkCellResult, formatResultProblem, resultProblem, RESULT_SCHEMA_FAMILY, type ResultProblem } from './schema.js';
+export { printable } from '../config/strings.js';
 
 /**
  * One result file = one cell of a benchmark plan (method x setting x forget set x seed).
  * Accuracies are percentages (0-100), gaps are percentage points, as in the papers' tables.
  */
-export const RESULT_SCHEMA = 'lethe.result/v1';
+export const RESULT_SCHEMA = RESULT_SCHEMA_ID;
 
 export interface AccuracyMetrics {
   /** accuracy on the forget set D_f ("unlearn accuracy" in AMUN's tables) */
@@ -182,34 +186,87 @@ export function rocAttackOf(mia: Pick<MiaResult, 'attack' | 'ftAuc' | 'byAttack'
  */
 export const SUPERSEDED_DIR = 'superseded';
 
-function isCellResult(value: unknown): value is CellResult {
-  return typeof value === 'object' && value !== null && (value as { schema?: unknown }).schema === RESULT_SCHEMA;
+/** What reading one `.json` file of a results directory gave. */
+export type ResultFileRead =
+  | { kind: 'result'; result: CellResult }
+  /** a JSON file that declares another kind of Lethe file (e.g. a search record): not a result, not a problem */
+  | { kind: 'other'; schema: string }
+  | { kind: 'problem'; problems: ResultProblem[] };
+
+/**
+ * Read and check one result file against the schema (`schema.ts`, ranges included). Never throws for the file's
+ * content: unreadable, not JSON, another schema version, a missing or out-of-range field are problems naming the
+ * file and the field. A JSON file whose `schema` names another kind of Lethe file (`lethe.tuning/...`) is 'other'.
+ */
+export function readResultFile(file: string): ResultFileRead {
+  const problem = (field: string, message: string): ResultFileRead => ({ kind: 'problem', problems: [resultProblem(file, field, message)] });
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return problem('(file)', `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return problem('(file)', `is not valid JSON (${(err as Error).message}); delete it or run its cell again`);
+  }
+  const schema = typeof parsed === 'object' && parsed !== null ? (parsed as { schema?: unknown }).schema : undefined;
+  if (typeof schema === 'string' && schema.startsWith('lethe.') && !schema.startsWith(RESULT_SCHEMA_FAMILY)) return { kind: 'other', schema };
+  const checked = checkCellResult(parsed, file);
+  return checked.ok ? { kind: 'result', result: checked.result } : { kind: 'problem', problems: checked.problems };
 }
 
-/** Read every `*.json` result file under `dir` (recursively). Files of other schemas are skipped. */
-export function loadResults(dir: string): CellResult[] {
+/** A results directory that holds bad result files, when the caller asked for no `onProblem` (every problem listed). */
+export class ResultFileError extends Error {
+  override name = 'ResultFileError';
+  constructor(readonly problems: ResultProblem[]) {
+    super(`${problems.length} problem(s) in result files (fix or delete each file, or run its cell again):\n${problems.map((p) => `  ${formatResultProblem(p)}`).join('\n')}`);
+  }
+}
+
+export interface LoadResultsOptions {
+  /**
+   * Called for each problem of a bad file (its path, the field, the reason); the file is left out and the rest are
+   * returned. Without it, any bad file makes loadResults throw a ResultFileError listing every problem.
+   */
+  onProblem?: (problem: ResultProblem) => void;
+}
+
+/**
+ * Read every `*.json` result file under `dir` (recursively, `superseded/` folders excepted), each checked against the
+ * schema. Files of other Lethe kinds are skipped; a bad file (not JSON, another result schema version, a missing,
+ * null or out-of-range field) goes to `onProblem`, or makes it throw.
+ */
+export function loadResults(dir: string, options: LoadResultsOptions = {}): CellResult[] {
   if (!fs.existsSync(dir)) {
     throw new Error(`results directory '${dir}' does not exist; run a benchmark first (pnpm lethe run <config.json>)`);
   }
   const out: CellResult[] = [];
+  const problems: ResultProblem[] = [];
+  const report = options.onProblem ?? ((p: ResultProblem) => problems.push(p));
   const walk = (d: string): void => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      report(resultProblem(d, '(directory)', `cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`));
+      return;
+    }
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== SUPERSEDED_DIR) walk(full);
-      }
-      else if (entry.isFile() && entry.name.endsWith('.json')) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(fs.readFileSync(full, 'utf8'));
-        } catch (err) {
-          throw new Error(`result file '${full}' is not valid JSON (${(err as Error).message}); delete it or re-run its cell`);
-        }
-        if (isCellResult(parsed)) out.push(parsed);
+      } else if (entry.isFile() && entry.name.endsWith('.json')) {
+        const read = readResultFile(full);
+        if (read.kind === 'result') out.push(read.result);
+        else if (read.kind === 'problem') read.problems.forEach(report);
       }
     }
   };
   walk(dir);
+  if (problems.length > 0) throw new ResultFileError(problems);
   out.sort((a, b) => a.benchmark.localeCompare(b.benchmark) || a.cell.method.localeCompare(b.cell.method) || a.cell.seed - b.cell.seed);
   return out;
 }

@@ -61,6 +61,8 @@ interface StoredHeader {
   eps: number[];
   perturbationNorms: number[];
   flipped: number[];
+  /** SHA-256 of the images file (absent in sets stored before it was recorded) */
+  imagesSha256?: string;
 }
 
 function paths(dir: string, key: string): { header: string; images: string } {
@@ -74,8 +76,10 @@ const writeAtomically = writeFileAtomic;
 export function writeAdversarialSet(dir: string, key: string, set: AmunAdversarialSet): void {
   mkdirSync(dir, { recursive: true });
   const p = paths(dir, key);
-  writeAtomically(p.images, new Uint8Array(set.images.buffer, set.images.byteOffset, set.images.byteLength));
+  const images = new Uint8Array(set.images.buffer, set.images.byteOffset, set.images.byteLength);
+  writeAtomically(p.images, images);
   const header: StoredHeader = {
+    imagesSha256: createHash('sha256').update(images).digest('hex'),
     format: FORMAT,
     version: VERSION,
     key,
@@ -94,20 +98,40 @@ export function writeAdversarialSet(dir: string, key: string, set: AmunAdversari
   writeAtomically(p.header, JSON.stringify(header));
 }
 
-/** A stored set, or undefined when there is none (or it is incomplete or of another format: then it is ignored). */
-export function readAdversarialSet(dir: string, key: string): AmunAdversarialSet | undefined {
+/**
+ * A stored set, or undefined when there is none, or it is incomplete, of another format, or fails its checks (array
+ * lengths, label and index ranges, the images' SHA-256): such an entry is computed again and overwritten, never used.
+ * `onProblem` hears why a present entry was not used.
+ */
+export function readAdversarialSet(dir: string, key: string, onProblem?: (message: string) => void): AmunAdversarialSet | undefined {
   const p = paths(dir, key);
   if (!existsSync(p.header) || !existsSync(p.images)) return undefined;
+  const unusable = (why: string): undefined => {
+    onProblem?.(`AMUN adversarial set '${p.header}' unusable (${why}); computing it again`);
+    return undefined;
+  };
   let header: StoredHeader;
   try {
     header = JSON.parse(readFileSync(p.header, 'utf8')) as StoredHeader;
   } catch {
-    return undefined;
+    return unusable('its header is not JSON');
   }
-  if (header.format !== FORMAT || header.version !== VERSION || header.key !== key) return undefined;
+  if (typeof header !== 'object' || header === null || header.format !== FORMAT || header.version !== VERSION || header.key !== key) return unusable('another format, version or key');
+  const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (![header.count, header.height, header.width, header.channels, header.numClasses].every(isCount)) return unusable('its sizes are not non-negative integers');
+  const lists = { indices: header.indices, labels: header.labels, trueLabels: header.trueLabels, eps: header.eps, perturbationNorms: header.perturbationNorms, flipped: header.flipped };
+  for (const [name, list] of Object.entries(lists)) {
+    if (!Array.isArray(list) || list.length !== header.count || !list.every((x) => typeof x === 'number' && Number.isFinite(x))) return unusable(`${name} is not ${header.count} finite numbers`);
+  }
+  if (![...header.labels, ...header.trueLabels].every((l) => isCount(l) && l < header.numClasses)) return unusable('a label is outside the classes');
+  if (!header.indices.every(isCount)) return unusable('an index is not a non-negative integer');
   const bytes = header.count * header.height * header.width * header.channels * 4;
-  if (statSync(p.images).size !== bytes) return undefined;
+  if (statSync(p.images).size !== bytes) return unusable(`the images file holds ${statSync(p.images).size} bytes, expected ${bytes}`);
   const raw = readFileSync(p.images);
+  if (header.imagesSha256 !== undefined) {
+    const actual = createHash('sha256').update(raw).digest('hex');
+    if (actual !== header.imagesSha256) return unusable(`the images file has SHA-256 ${actual}, its header records ${header.imagesSha256}`);
+  }
   const images = new Float32Array(header.count * header.height * header.width * header.channels);
   new Uint8Array(images.buffer).set(raw);
   return {
@@ -152,7 +176,7 @@ export async function cachedAmunAdversarialSet(
   dataset: ImageDataset,
   indices: Int32Array,
   options: Partial<AmunAttackOptions> = {},
-  cache: { cacheDir?: string | undefined; onProgress?: (progress: AmunAttackProgress) => void } = {},
+  cache: { cacheDir?: string | undefined; onProgress?: (progress: AmunAttackProgress) => void; onProblem?: (message: string) => void } = {},
 ): Promise<CachedAdversarialSet> {
   const full: AmunAttackOptions = { ...AMUN_ATTACK_DEFAULTS, ...options };
   const key = adversarialSetKey(model, dataset, indices, full);
@@ -162,7 +186,7 @@ export async function cachedAmunAdversarialSet(
     return { set: held, key, source: 'memory' };
   }
   if (cache.cacheDir) {
-    const stored = readAdversarialSet(cache.cacheDir, key);
+    const stored = readAdversarialSet(cache.cacheDir, key, cache.onProblem);
     if (stored) {
       remember(key, stored);
       return { set: stored, key, source: 'disk' };
