@@ -80,6 +80,11 @@ struct ConvEntry {
 
 std::mutex cache_mutex;
 std::map<std::vector<int32_t>, std::unique_ptr<ConvEntry>> conv_cache;
+// Entries are keyed by the full shape, batch size included. Training and inference use a few dozen; AMUN's attack
+// shrinks its batch one sample at a time, so without a bound the cache grew by thousands of JIT-compiled primitives
+// (17 GB in one process, killed by the OOM killer). Past the bound the cache starts again: re-creating an entry costs
+// milliseconds.
+constexpr size_t kMaxCachedConvs = 384;
 
 memory::dims dims4(int64_t a, int64_t b, int64_t c, int64_t d) { return memory::dims{a, b, c, d}; }
 
@@ -146,7 +151,10 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
   key.push_back(bias != nullptr ? 1 : 0);
   std::lock_guard<std::mutex> lock(cache_mutex);
   auto it = conv_cache.find(key);
-  if (it == conv_cache.end()) it = conv_cache.emplace(key, make_conv(kind, p, bias != nullptr)).first;
+  if (it == conv_cache.end()) {
+    if (conv_cache.size() >= kMaxCachedConvs) conv_cache.clear();
+    it = conv_cache.emplace(key, make_conv(kind, p, bias != nullptr)).first;
+  }
   ConvEntry& e = *it->second;
   auto& eng = cpu_engine();
   auto& s = cpu_stream();

@@ -162,3 +162,18 @@ test('tf.grads through a stride-2 convolution with explicit symmetric padding on
     assert.equal(calls['conv2d'], 1 + 3); // the forward above, then forward, input and filter gradient in tf.grads
   }
 });
+
+test('the primitive cache stays bounded when every batch size differs (AMUN shrinks its batches one sample at a time)', { skip }, async () => {
+  const { loadAddon } = await import('./addon.js');
+  const addon = loadAddon();
+  const filter = tf.tensor4d(uniform(rng(7), 3 * 3 * 2 * 2), [3, 3, 2, 2]);
+  let peak = 0;
+  for (let n = 1; n <= 450; n++) {
+    tf.tidy(() => tf.conv2d(tf.zeros([n, 4, 4, 2]) as tf.Tensor4D, filter, 1, 'same').dataSync());
+    peak = Math.max(peak, addon.info().cachedPrimitives);
+  }
+  filter.dispose();
+  // one entry per batch size without the bound: 450
+  assert.ok(peak <= 384, `the cache held ${peak} primitives`);
+  assert.ok(peak >= 300, `the cache fills up to its bound before it starts again (peak ${peak})`);
+});
