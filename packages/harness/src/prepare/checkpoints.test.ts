@@ -75,8 +75,8 @@ test('import refuses an entry with other weights than its model.json records, or
   const out = importCheckpoints(plan, checkpoints, cache);
   assert.deepEqual(out.copied, []);
   const reasons = new Map(out.refused.map((r) => [r.key, r.reason]));
-  assert.match(reasons.get(keyA!)!, new RegExp(`${keyA}/weights\\.bin has SHA-256 [0-9a-f]{64}, but its model\\.json records`));
-  assert.match(reasons.get(keyB!)!, /model\.json holds model spec .*"numClasses":5.*but the config's model is/);
+  assert.match(reasons.get(keyA!)!, new RegExp(`${keyA}/weights\\.bin' is corrupt: SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}`));
+  assert.match(reasons.get(keyB!)!, /model\.json' holds model spec .*"numClasses":5.*but the model expected under this key is/);
   assert.deepEqual(fs.readdirSync(cache), [], 'nothing refused reaches the cache');
   assert.throws(() => importCheckpoints(plan, path.join(checkpoints, 'nowhere'), cache), /checkpoint directory .*nowhere does not exist/);
 });

@@ -1,8 +1,6 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isSavedModel, savedModelProblem } from '@lethe/models';
-import { stableStringify } from '../config/hash.js';
 import { jobGraph, type JobKind } from '../plan/jobs.js';
 import type { Plan } from '../plan/plan.js';
 
@@ -44,21 +42,7 @@ export interface CheckpointCopy {
 
 /** Why a saved entry cannot serve as the plan's model `key`, or null when it can. */
 export function checkpointProblem(plan: Plan, dir: string): string | null {
-  const jsonFile = path.join(dir, 'model.json');
-  const weightsFile = path.join(dir, 'weights.bin');
-  let json: { spec?: unknown; weightsSha256?: unknown };
-  try {
-    json = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as typeof json;
-  } catch (err) {
-    return `${jsonFile} is unreadable: ${(err as Error).message}`;
-  }
-  if (stableStringify(json.spec) !== stableStringify(plan.modelSpec)) {
-    return `${jsonFile} holds model spec ${JSON.stringify(json.spec)}, but the config's model is ${JSON.stringify(plan.modelSpec)}`;
-  }
-  if (!fs.existsSync(weightsFile)) return `${weightsFile} is missing`;
-  const sha = crypto.createHash('sha256').update(fs.readFileSync(weightsFile)).digest('hex');
-  if (sha !== json.weightsSha256) return `${weightsFile} has SHA-256 ${sha}, but its model.json records ${String(json.weightsSha256)}`;
-  // the rest of the whole-entry check loadModel makes: manifest, recorded key, network revision, variable layout
+  // loadModel's whole-entry check: the config's spec, the recorded key, manifest, network revision, weights hash, layout
   return savedModelProblem(dir, { spec: plan.modelSpec, cacheKey: path.basename(dir) });
 }
 
