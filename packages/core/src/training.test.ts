@@ -134,6 +134,18 @@ test('a checkpointed training stopped after an epoch and resumed ends bit-identi
   [whole, resumed, noMomentum].forEach((r) => r.model.dispose());
 });
 
+test('restoring momentum keeps one tensor per buffer and leaks none', () => {
+  const params = new Map([['w', tf.variable(tf.zeros([3]))]]);
+  const sgd = new Sgd({ lr: 0.1, momentum: 0.9, weightDecay: 0 });
+  const before = tf.memory().numTensors;
+  sgd.restoreMomentum(params, new Map([['w', new Float32Array([1, 2, 3])]]));
+  assert.deepEqual([...sgd.momentumState().get('w')!], [1, 2, 3]);
+  assert.equal(tf.memory().numTensors - before, 1, 'the buffer alone');
+  sgd.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  params.get('w')!.dispose();
+});
+
 test('live tensor count is flat across 20 training steps', async () => {
   const ds = syntheticImageDataset({ count: 40, numClasses: 4, height: 8, width: 8, channels: 3, seed: 3 });
   const all = Int32Array.from({ length: ds.count }, (_, i) => i);

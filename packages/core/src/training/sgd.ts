@@ -65,7 +65,9 @@ export class Sgd {
       if (!v) throw new Error(`saved momentum for '${name}', which is not a trainable parameter`);
       if (values.length !== v.size) throw new Error(`saved momentum for '${name}' has ${values.length} values, the parameter ${v.size}`);
       this.buffers.get(name)?.dispose();
-      this.buffers.set(name, tf.variable(tf.tensor(values, v.shape, 'float32'), false));
+      const initial = tf.tensor(values, v.shape, 'float32');
+      this.buffers.set(name, tf.variable(initial, false));
+      initial.dispose(); // the variable holds its own copy
     }
   }
 
