@@ -16,6 +16,7 @@ import {
   amun,
   AMUN_ATTACK_DEFAULTS,
   amunAdversarialSet,
+  bucketRows,
   cachedAmunAdversarialSet,
   clearAdversarialSetMemory,
   runAmun,
@@ -82,6 +83,25 @@ test('adversarial examples flip the model\'s prediction, lie within their record
     const doublings = Math.log2(set.eps[k]! / 0.04);
     assert.ok(Math.abs(doublings - Math.round(doublings)) < 1e-5, `sample ${k}: eps ${set.eps[k]} is 0.04 * 2^k`);
   }
+});
+
+test('the attack computes on bucketed batch sizes, and its examples are those of one sample at a time', async () => {
+  // live samples up to 16 are attacked as they are, more are padded to the next multiple of 16
+  assert.deepEqual([1, 2, 15, 16, 17, 32, 33, 100, 128].map(bucketRows), [1, 2, 15, 16, 32, 32, 48, 112, 128]);
+  // one batch of every forget sample: as samples flip, the rows shrink bucket by bucket, padded with copies of a
+  // live sample; against batches of one sample (never padded, never shrunk) every example must be the same
+  const options = { steps: 5, maxDoublings: 4 };
+  const attacked = retain.slice(0, 40);
+  assert.equal(attacked.length, 40, 'enough samples to span several buckets');
+  const together = await amunAdversarialSet(original, train, attacked, { ...options, batchSize: attacked.length });
+  const alone = await amunAdversarialSet(original, train, attacked, { ...options, batchSize: 1 });
+  assert.ok(new Set(together.eps).size > 1, 'samples flip at different radii, so the rows shrink during the attack');
+  assert.deepEqual([...together.labels], [...alone.labels]);
+  assert.deepEqual([...together.eps], [...alone.eps]);
+  assert.deepEqual([...together.flipped], [...alone.flipped]);
+  let worst = 0;
+  for (let p = 0; p < together.images.length; p++) worst = Math.max(worst, Math.abs(together.images[p]! - alone.images[p]!));
+  assert.ok(worst < 1e-5, `largest pixel difference ${worst}`);
 });
 
 test('a sample the model already gets wrong is its own example, at the first radius; a sample that never flips is recorded and left out of D_adv', async () => {

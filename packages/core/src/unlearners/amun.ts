@@ -8,7 +8,7 @@ import { mixedCount, mixedEpochBatches, type BatchSource } from './mixed-batches
 import { adversarialDataset, describeAdversarialSet, type AmunAttackOptions } from './amun/adversarial-set.js';
 import { cachedAmunAdversarialSet } from './amun/cache.js';
 
-export { amunAdversarialSet, adversarialDataset, describeAdversarialSet, AMUN_ATTACK_DEFAULTS } from './amun/adversarial-set.js';
+export { amunAdversarialSet, adversarialDataset, describeAdversarialSet, bucketRows, AMUN_ATTACK_DEFAULTS } from './amun/adversarial-set.js';
 export type { AmunAdversarialSet, AmunAttackOptions, AmunAttackProgress } from './amun/adversarial-set.js';
 export { cachedAmunAdversarialSet, adversarialSetKey, clearAdversarialSetMemory, readAdversarialSet, writeAdversarialSet, type CachedAdversarialSet } from './amun/cache.js';
 

@@ -40,6 +40,15 @@ export const AMUN_ATTACK_DEFAULTS: AmunAttackOptions = {
   restartOnDoubling: false,
 };
 
+/**
+ * The rows the attack computes on for `live` samples still being attacked: `live` itself up to 16, else the next
+ * multiple of 16. Rows beyond `live` repeat a live sample and are never read; in inference mode a row's gradient
+ * does not depend on the others, so the padding changes results only by float rounding (as the batch size does).
+ */
+export function bucketRows(live: number): number {
+  return live <= 16 ? live : Math.ceil(live / 16) * 16;
+}
+
 /** The adversarial examples of a set of samples, one per sample, in the order of `indices`. */
 export interface AmunAdversarialSet {
   /** indices into the attacked data set */
@@ -121,79 +130,89 @@ export async function amunAdversarialSet(
     const clean = batch.x.dataSync() as Float32Array;
     const trueLabels = batch.y.dataSync() as Int32Array;
     for (let i = 0; i < count; i++) result.trueLabels[base + i] = trueLabels[i]!;
-    // the still-correct samples: their batch positions and tensors (clean image, current iterate, label)
-    let active = Array.from({ length: count }, (_, i) => i);
+    // The tensors' rows: slot[row] is the batch position of a still-correct sample, or -1 for a row whose sample is
+    // settled (its iterate goes on being computed but is never read). Settled rows are dropped only when the live
+    // ones fit a smaller bucket (`bucketRows`), so the attack computes on a dozen batch sizes instead of every size
+    // from the batch down to 1; each new shape costs the native backend new convolution primitives and buffers its
+    // pool cannot reuse (one size at a time grew a process past 15 GB).
+    let slot = Array.from({ length: count }, (_, i) => i);
+    let live = count;
     let xClean: tf.Tensor4D = batch.x;
     let xAdv: tf.Tensor4D = tf.clone(batch.x);
     let y: tf.Tensor1D = batch.y;
     let eps = o.initialEps;
 
     /**
-     * Record the samples whose prediction at the current iterate is wrong (or all, when giving up) and drop them
-     * from the active tensors. Returns the rows (of the active batch before the call) that stay.
+     * Record the live samples whose prediction at the current iterate is wrong (or all, when giving up). When the
+     * samples still live fit a smaller bucket, the active tensors keep only their rows (padded with copies of the
+     * first to the bucket's size) and the rows kept are returned, for the caller's other tensors of the same rows;
+     * otherwise null (no row moved).
      */
-    const settle = (predictions: Int32Array, giveUp: boolean): number[] => {
-      const keep: number[] = [];
+    const settle = (predictions: Int32Array, giveUp: boolean): number[] | null => {
       const finished: number[] = [];
-      active.forEach((position, row) => {
-        if (giveUp || predictions[row] !== trueLabels[position]) finished.push(row);
-        else keep.push(row);
+      slot.forEach((position, row) => {
+        if (position >= 0 && (giveUp || predictions[row] !== trueLabels[position])) finished.push(row);
       });
-      if (finished.length === 0) return keep;
-      const rows = tf.tidy(() => tf.gather(xAdv, finished).dataSync() as Float32Array);
-      finished.forEach((row, r) => {
-        const position = active[row]!;
-        const at = base + position;
-        const image = rows.subarray(r * size, (r + 1) * size);
-        result.images.set(image, at * size);
-        let sq = 0;
-        for (let p = 0; p < size; p++) {
-          const d = image[p]! - clean[position * size + p]!;
-          sq += d * d;
-        }
-        result.perturbationNorms[at] = Math.sqrt(sq);
-        result.labels[at] = predictions[row]!;
-        result.flipped[at] = predictions[row] !== trueLabels[position] ? 1 : 0;
-        result.eps[at] = eps;
-        if (!result.flipped[at]) neverFlipped++;
-      });
-      done += finished.length;
-      if (keep.length === 0) {
-        active = [];
-        return keep;
+      if (finished.length > 0) {
+        const rows = tf.tidy(() => tf.gather(xAdv, finished).dataSync() as Float32Array);
+        finished.forEach((row, r) => {
+          const position = slot[row]!;
+          const at = base + position;
+          const image = rows.subarray(r * size, (r + 1) * size);
+          result.images.set(image, at * size);
+          let sq = 0;
+          for (let p = 0; p < size; p++) {
+            const d = image[p]! - clean[position * size + p]!;
+            sq += d * d;
+          }
+          result.perturbationNorms[at] = Math.sqrt(sq);
+          result.labels[at] = predictions[row]!;
+          result.flipped[at] = predictions[row] !== trueLabels[position] ? 1 : 0;
+          result.eps[at] = eps;
+          if (!result.flipped[at]) neverFlipped++;
+          slot[row] = -1;
+        });
+        done += finished.length;
+        live -= finished.length;
       }
-      const next = tf.tidy(() => ({ xClean: tf.gather(xClean, keep), xAdv: tf.gather(xAdv, keep), y: tf.gather(y, keep) }));
+      if (live === 0 || bucketRows(live) >= slot.length) return null;
+      const liveRows: number[] = [];
+      slot.forEach((position, row) => {
+        if (position >= 0) liveRows.push(row);
+      });
+      const order = [...liveRows, ...new Array<number>(bucketRows(live) - live).fill(liveRows[0]!)];
+      const next = tf.tidy(() => ({ xClean: tf.gather(xClean, order), xAdv: tf.gather(xAdv, order), y: tf.gather(y, order) }));
       tf.dispose([xClean, xAdv, y]);
       ({ xClean, xAdv, y } = next);
-      active = keep.map((row) => active[row]!);
-      return keep;
+      slot = order.map((row, k) => (k < live ? slot[row]! : -1));
+      return order;
     };
 
     const predict = (x: tf.Tensor4D): Int32Array => tf.tidy(() => tf.argMax(logits(x), 1).dataSync() as Int32Array);
 
     try {
       settle(predict(xAdv), false);
-      for (let round = 0; active.length > 0; round++) {
-        for (let step = 0; step < o.steps && active.length > 0; step++) {
+      for (let round = 0; live > 0; round++) {
+        for (let step = 0; step < o.steps && live > 0; step++) {
           const { next, logits: before } = l2StepWithLogits(logits, xAdv, xClean, y, { eps, stepSize: eps * o.stepFraction });
           const predictions = tf.tidy(() => tf.argMax(before, 1).dataSync() as Int32Array);
           before.dispose();
           // `before` scored the iterate the step started from: settle those samples there, then move the rest
-          const stay = settle(predictions, false);
-          if (active.length === 0) {
+          const kept = settle(predictions, false);
+          if (live === 0) {
             next.dispose();
             break;
           }
-          const moved = stay.length === predictions.length ? next : tf.tidy(() => tf.gather(next, stay));
+          const moved = kept === null ? next : tf.tidy(() => tf.gather(next, kept));
           if (moved !== next) next.dispose();
           xAdv.dispose();
           xAdv = moved;
           // let timers (progress bars, signals) run between steps
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        if (active.length === 0) break;
+        if (live === 0) break;
         settle(predict(xAdv), round >= o.maxDoublings);
-        if (active.length === 0) break;
+        if (live === 0) break;
         eps *= 2;
         if (o.restartOnDoubling) {
           xAdv.dispose();
