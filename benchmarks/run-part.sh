@@ -18,6 +18,9 @@ limit=${2:?$usage}
 shards=${3:-1}
 results=${4:-leaderboard/results}
 threads=${LETHE_NATIVE_THREADS:-$(( $(nproc) / shards > 0 ? $(nproc) / shards : 1 ))}
+# the native backend's buffer pool holds up to a quarter of the machine's memory per process: share that among shards
+mem_mb=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null || echo 8388608) / 1024 ))
+export LETHE_NATIVE_POOL_MB=${LETHE_NATIVE_POOL_MB:-$(( mem_mb / 4 / shards ))}
 cd "$(dirname "$0")/.."
 seconds() { node -e 'const m=/^(\d+(?:\.\d+)?)(h|m|s)?$/.exec(process.argv[1]); if(!m){console.error("bad duration "+process.argv[1]);process.exit(2)} const v=Number(m[1]); console.log(Math.round(m[2]==="h"?v*3600:m[2]==="m"?v*60:v))' "$1"; }
 total=$(seconds "$limit")
