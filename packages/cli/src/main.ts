@@ -36,6 +36,9 @@ import {
   queuedStages,
   exportCheckpoints,
   importCheckpoints,
+  submitResults,
+  verifyResult,
+  formatVerifyOutcome,
   type CheckpointCopy,
   type Shard,
   type Plan,
@@ -53,6 +56,8 @@ import { buildLeaderboard } from '@lethe/leaderboard';
 
 // `pnpm lethe ...` runs in the repository root; resolve user paths against the directory the user typed in.
 const userCwd = process.env.INIT_CWD ?? process.cwd();
+// the repository this CLI belongs to (packages/cli/dist/main.js -> the root): its benchmarks/ and its git history
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const fromUser = (p: string): string => path.resolve(userCwd, p);
 const log = (line: string): void => console.error(line);
 
@@ -440,6 +445,57 @@ leaderboard
     for (const e of built.chartErrors) log(`chart not drawn: ${e}`);
     console.log(`leaderboard: ${built.indexPath} (${built.rows} rows${built.problems.length > 0 ? `; ${new Set(built.problems.map((p) => p.file)).size} result file(s) left out, listed on the page` : ''})`);
     if (built.problems.length > 0 || built.chartErrors.length > 0) process.exitCode = 1;
+  });
+
+program
+  .command('submit')
+  .description('check result files for the leaderboard (schema; provenance: a config of benchmarks/ by its hash, a clean commit of this repository, the data checksum, versions) and copy them to leaderboard/results/<benchmark>/')
+  .argument('<results>', 'a result file, or a directory of them (searched recursively)')
+  .option('--configs <dir>', 'where the benchmark configs are', path.join(repoRoot, 'benchmarks'))
+  .option('--repo <dir>', 'the git repository whose commits results must name', repoRoot)
+  .option('--to <dir>', 'the leaderboard results directory', path.join(repoRoot, 'leaderboard', 'results'))
+  .action((target: string, opts: { configs: string; repo: string; to: string }) => {
+    const outcome = submitResults(fromUser(target), fromUser(opts.to), { configDirs: [fromUser(opts.configs)], repoDir: fromUser(opts.repo) });
+    const refused = outcome.checks.filter((c) => c.problems.length > 0);
+    for (const c of outcome.checks) {
+      if (c.problems.length === 0) console.log(`ok       ${c.file}${c.config ? ` (${path.relative(repoRoot, c.config.file)}, ${c.config.cell.label})` : ''}`);
+      else for (const p of c.problems) console.log(`REFUSED  ${c.file}: ${p}`);
+    }
+    if (refused.length > 0) {
+      console.log(`${refused.length} of ${outcome.checks.length} file(s) refused; nothing copied (fix them, or leave them out, and submit again)`);
+      process.exitCode = 1;
+      return;
+    }
+    for (const f of outcome.copied) console.log(`copied   ${path.relative(userCwd, f)}`);
+    console.log(`${outcome.copied.length} file(s) copied, ${outcome.unchanged.length} already published; add them to your pull request (git add ${path.relative(userCwd, fromUser(opts.to))})`);
+  });
+
+program
+  .command('verify')
+  .description('run a published cell again from its provenance (same config, seeds, backend, threads) and compare every metric side by side; exits 1 on a mismatch')
+  .argument('<result-file>', 'a result JSON file, e.g. leaderboard/results/smoke/finetune....json')
+  .option('--configs <dir>', 'where the benchmark configs are', path.join(repoRoot, 'benchmarks'))
+  .addOption(backendOption())
+  .option('--tolerance <points>', 'headline metrics may differ by this many percentage points when a bit-identical re-run is not possible (another backend, instruction set, thread count, version or commit)', (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--tolerance must be a number of percentage points >= 0, got '${v}'`);
+    return n;
+  })
+  .option('--cache-dir <dir>', 'trained-model cache (default: $LETHE_CACHE, else <user cache>/lethe/models)')
+  .option('--data-dir <dir>', 'data directory (default: $LETHE_DATA, else <user cache>/lethe)')
+  .option('--all', 'show every compared field, not only those that decide the verdict', false)
+  .action(async (file: string, opts: { configs: string; backend?: BackendName; tolerance?: number; cacheDir?: string; dataDir?: string; all: boolean }) => {
+    const outcome = await verifyResult(fromUser(file), {
+      configDirs: [fromUser(opts.configs)],
+      log,
+      interactive: Boolean(process.stderr.isTTY),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
+      ...(opts.cacheDir ? { cacheDir: fromUser(opts.cacheDir) } : {}),
+      ...(opts.dataDir ? { dataDir: fromUser(opts.dataDir) } : {}),
+    });
+    console.log(formatVerifyOutcome(outcome, { all: opts.all }));
+    if (!outcome.ok) process.exitCode = 1;
   });
 
 try {

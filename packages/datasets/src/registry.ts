@@ -4,7 +4,8 @@
  */
 import { Registry } from '@lethe/runtime/registry';
 import { fetchCifar10 } from './fetch-cifar10.js';
-import { loadCifar10, CIFAR10_MEAN, CIFAR10_STD } from './cifar10.js';
+import { loadCifar10, CIFAR10_FILES, CIFAR10_MEAN, CIFAR10_STD } from './cifar10.js';
+import { cifar10Checksums, combinedChecksum } from './checksums.js';
 import { syntheticImageDataset } from './synthetic.js';
 import type { ImageDataset } from './dataset.js';
 import type { LogFn } from './progress.js';
@@ -43,6 +44,11 @@ export interface DatasetEntry {
   /** per-channel mean and standard deviation of the training images on [0, 1] (a model's input normalisation) */
   channelMean: readonly number[];
   channelStd: readonly number[];
+  /**
+   * The provenance checksum a run on this data set records (`DatasetSplits.checksum`), known without loading: for
+   * CIFAR-10 the combined SHA-256 of its verified files. `lethe submit` refuses a result that records another.
+   */
+  checksum: string;
   fetch(opts?: DatasetFetchOptions): Promise<DatasetFetchResult>;
   load(opts?: DatasetLoadOptions): Promise<DatasetSplits>;
 }
@@ -74,6 +80,7 @@ registerDataset({
   numClasses: 10,
   channelMean: CIFAR10_MEAN,
   channelStd: CIFAR10_STD,
+  checksum: combinedChecksum(CIFAR10_FILES, cifar10Checksums()),
   fetch: (opts) => fetchCifar10(opts ?? {}),
   load: (opts) => loadCifar10(opts ?? {}),
 });
@@ -92,6 +99,7 @@ registerDataset({
   numClasses: 10,
   channelMean: [0.5, 0.5, 0.5],
   channelStd: [0.25, 0.25, 0.25],
+  checksum: 'synthetic-v1',
   fetch: async () => ({ dir: '(generated)', source: 'generated', checksum: 'synthetic-v1' }),
   load: async () => ({
     train: { ...syntheticImageDataset({ count: SYNTHETIC.train, numClasses: 10, seed: 1 }), name: 'synthetic-train' },

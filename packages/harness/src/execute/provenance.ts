@@ -37,7 +37,13 @@ export function collectProvenance(backend: BackendInfo, dataChecksum: string, co
   return {
     lethe,
     tfjs: tf.version_core,
-    backend: { name: backend.name, tfjsBackend: backend.tfjsBackend, version: backend.version },
+    backend: {
+      name: backend.name,
+      tfjsBackend: backend.tfjsBackend,
+      version: backend.version,
+      ...(backend.threads !== undefined ? { threads: backend.threads } : {}),
+      ...(backend.detail !== undefined ? { detail: backend.detail } : {}),
+    },
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     cpus: `${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,

@@ -42,6 +42,11 @@ export interface RunOptions {
   shard?: Shard;
   /** seconds between looks at other shards' progress (default 20) */
   pollSeconds?: number;
+  /**
+   * run only these cells (their cell hashes) and the models and artefacts they need, e.g. one published cell that
+   * `lethe verify` re-runs; a hash that is not a cell of the plan is an error
+   */
+  cells?: readonly string[];
 }
 
 export interface RunSummary {
@@ -106,6 +111,20 @@ export function runJobFilter(plan: Plan, status: ReturnType<typeof cellStatus>):
   };
 }
 
+/** The status restricted to some cells (`RunOptions.cells`). */
+function onlyCells(plan: Plan, status: ReturnType<typeof cellStatus>, hashes: readonly string[]): ReturnType<typeof cellStatus> {
+  const known = new Set(plan.groups.flatMap((g) => g.cells.map((c) => c.cellHash)));
+  const unknown = hashes.filter((h) => !known.has(h));
+  if (unknown.length > 0) throw new Error(`no cell ${unknown.join(', ')} in the plan of '${plan.config.name}' (its cells: \`lethe plan --jobs\`)`);
+  const wanted = new Set(hashes);
+  return {
+    ...status,
+    pending: status.pending.filter((c) => wanted.has(c.cellHash)),
+    awaitingSearch: status.awaitingSearch.filter((c) => wanted.has(c.cellHash)),
+    done: new Map([...status.done].filter(([hash]) => wanted.has(hash))),
+  };
+}
+
 /**
  * Stages 3-4: run the job graph (jobs.ts) with the local executor (executor.ts): the reference models, the original
  * and gold models, then every cell that has no result yet, writing one result file per cell as it finishes. Every
@@ -121,7 +140,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const budget = new TimeBudget(options.timeLimitSeconds ?? null, log);
 
   // a result file that fails the schema is reported (path and field) and its cell runs again, never reused
-  const status = cellStatus(plan, options.resultsDir, options.force, (p) => log(`${formatResultProblem(p)}; its cell runs again`));
+  const all = cellStatus(plan, options.resultsDir, options.force, (p) => log(`${formatResultProblem(p)}; its cell runs again`));
+  const status = options.cells ? onlyCells(plan, all, options.cells) : all;
   const results: CellResult[] = [...status.done.values()];
   const reused = results.length;
   const trained: string[] = [];

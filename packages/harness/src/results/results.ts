@@ -80,7 +80,12 @@ export interface SpdGanResult {
 export interface Provenance {
   lethe: Record<string, string>;
   tfjs: string;
-  backend: { name: string; tfjsBackend: string; version: string };
+  /**
+   * The compute backend. `threads` and `detail` (e.g. "oneDNN 2.6.3 (avx512_core_bf16), 1 thread(s), ...") decide
+   * whether a re-run can be bit-identical (`lethe verify`): the native backend's sums depend on the instruction set
+   * and thread count. Absent from files written before 2026-12-07.
+   */
+  backend: { name: string; tfjsBackend: string; version: string; threads?: number; detail?: string };
   node: string;
   platform: string;
   cpus: string;

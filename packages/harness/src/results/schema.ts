@@ -116,7 +116,7 @@ const spdGanSchema = z.looseObject({
 const provenanceSchema = z.looseObject({
   lethe: z.record(name, text),
   tfjs: text,
-  backend: z.looseObject({ name: text, tfjsBackend: text, version: text }),
+  backend: z.looseObject({ name: text, tfjsBackend: text, version: text, threads: count.optional(), detail: text.optional() }),
   node: text,
   platform: text,
   cpus: text,
