@@ -79,3 +79,53 @@ test('report and leaderboard build: a bad result file is named with its field, t
   assert.match(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), /cifar10-cpu\/bad\.json<\/code>: <code>metrics\.UA<\/code>/);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('verify re-runs a published smoke cell and matches it; submit and verify catch a hand-edited copy', () => {
+  const dir = path.join(repo, 'leaderboard', 'results', 'smoke');
+  const published = fs.readdirSync(dir).filter((f) => f.startsWith('finetune.') && f.endsWith('.json'));
+  assert.equal(published.length, 1, `one published finetune cell of the smoke benchmark in ${dir}`);
+  const file = path.join(dir, published[0]!);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-cli-verify-'));
+  const { LETHE_BACKEND: _ignored, LETHE_NATIVE_THREADS: _threads, ...base } = process.env;
+  // one model cache for both runs: the first trains the smoke original and gold models, the second reuses them
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [main, ...args], { env: { ...base, LETHE_CACHE: path.join(scratch, 'cache'), INIT_CWD: scratch }, encoding: 'utf8', timeout: 900_000 });
+  try {
+    const ok = run(['verify', file]);
+    assert.equal(ok.status, 0, `${ok.stdout}\n${ok.stderr}`);
+    assert.match(ok.stdout, /verified: \d+ field\(s\) (identical|within \d+ points)/);
+    assert.match(ok.stdout, /^\s+metrics\.UA\s+[\d.]+\s+[\d.]+\s+[-\d.e]+\s+(same|within)$/m);
+
+    // the same file with forget accuracy raised by 10 points (its hashes and provenance untouched)
+    const edited = JSON.parse(fs.readFileSync(file, 'utf8'));
+    edited.metrics.UA += 10;
+    const copy = path.join(scratch, 'smoke', published[0]!);
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    fs.writeFileSync(copy, JSON.stringify(edited, null, 2));
+    const caught = run(['verify', copy]);
+    assert.equal(caught.status, 1, `${caught.stdout}\n${caught.stderr}`);
+    assert.match(caught.stdout, /^\s+metrics\.UA\s+[\d.]+\s+[\d.]+\s+-10(\.\d+)?\s+MISMATCH$/m);
+    assert.match(caught.stdout, /NOT verified: 1 field\(s\) differ \(metrics\.UA\)/);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('submit refuses a result computed with uncommitted changes, naming the file and the reason, and copies nothing', () => {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-cli-submit-'));
+  try {
+    const dir = path.join(repo, 'leaderboard', 'results', 'smoke');
+    const name = fs.readdirSync(dir).find((f) => f.startsWith('finetune.'))!;
+    const result = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'));
+    result.provenance.gitCommit = `${result.provenance.gitCommit}+dirty`;
+    fs.mkdirSync(path.join(scratch, 'in'));
+    fs.writeFileSync(path.join(scratch, 'in', name), JSON.stringify(result));
+    const r = lethe(['submit', path.join(scratch, 'in'), '--to', path.join(scratch, 'board')]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`REFUSED  .*${name.replace(/\./g, '\\.')}: provenance\\.gitCommit is [0-9a-f]{40}\\+dirty: the run had uncommitted changes`));
+    assert.match(r.stdout, /1 of 1 file\(s\) refused; nothing copied/);
+    assert.equal(fs.existsSync(path.join(scratch, 'board')), false);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+});
