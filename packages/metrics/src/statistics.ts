@@ -4,7 +4,9 @@ import jStat from 'jstat';
  * Statistics across seeds: a benchmark repeats each cell over seeds (AMUN: 3 original models x 3 forget sets x
  * 3 unlearning runs), so a number is reported as a mean with its spread and a confidence interval, and two methods
  * are compared on the same (original model, forget set) pairs. Student's t distribution comes from jStat (npm
- * `jstat`), whose incomplete beta function is accurate to about 2e-8: ample for p-values and intervals.
+ * `jstat`), whose incomplete beta function is accurate to about 2e-8: ample for p-values and intervals. This module
+ * imports nothing else (no TensorFlow.js), so light callers such as the leaderboard load it through
+ * `@lethe/metrics/statistics`.
  */
 
 function checkSample(values: readonly number[], who: string): void {

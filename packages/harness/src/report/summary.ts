@@ -1,11 +1,12 @@
-import { meanConfidenceInterval, pairedTTest, type MeanSummary, type PairedTTest } from '@lethe/metrics';
+import { meanConfidenceInterval, pairedTTest, type MeanSummary, type PairedTTest } from '@lethe/metrics/statistics';
 import { avgGapAcrossRuns, type AvgGapAcrossRuns } from '../results/gap.js';
 import { seedsOf, type CellResult, type CellSeeds } from '../results/results.js';
 
 /**
  * Statistics across seeds over result files: each (benchmark, setting, method label, forget set) summarised over
  * its runs, and paired comparisons of two methods on the same runs (same benchmark, setting, forget set and
- * seeds: original model, forget-set draw and unlearning run, `seedsOf`).
+ * seeds: original model, forget-set draw and unlearning run, `seedsOf`). Light: no TensorFlow.js, so the leaderboard
+ * loads it through `@lethe/harness/summary`.
  */
 
 /**

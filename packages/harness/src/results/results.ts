@@ -5,6 +5,7 @@ import { RESULT_SCHEMA_FAMILY, RESULT_SCHEMA_ID, checkCellResult, formatResultPr
 
 export { cellResultSchema, checkCellResult, formatResultProblem, resultProblem, RESULT_SCHEMA_FAMILY, type ResultProblem } from './schema.js';
 export { printable } from '../config/strings.js';
+export type { HyperParameterSource } from '../plan/tuning-record.js';
 
 /**
  * One result file = one cell of a benchmark plan (method x setting x forget set x seed).
