@@ -7,9 +7,10 @@ import {
   accuracyChartSpec,
   avgGapChartSpec,
   forJupyter,
+  miaChartSpec,
   renderChartSvg,
 } from './charts.js';
-import { FIXTURE_METHOD_COUNT, fakeResult, fixtureResults, straddlingResults } from './fixtures.test-util.js';
+import { FIXTURE_METHOD_COUNT, fakeResult, fixtureResults, multiRunResults, straddlingResults } from './fixtures.test-util.js';
 import { summarize } from './summarize.js';
 
 const rows = summarize(fixtureResults());
@@ -59,6 +60,40 @@ test('renderChartSvg: accuracy chart has a bar and a retrain tick per method and
   assert.deepEqual(rectMarkCounts(svg), [FIXTURE_METHOD_COUNT * 3, FIXTURE_METHOD_COUNT * 3]);
 });
 
+/** Paths inside vega's rule-mark groups (the error bars), from an SVG string. */
+const ruleCount = (svg: string): number =>
+  // an empty group is written self-closing (<g .../>), which must not swallow the elements after it
+  (svg.match(/<g class="mark-rule role-mark[^"]*"[^>]*?(?:\/>|>.*?<\/g>)/gs) ?? []).reduce((n, g) => n + (g.match(/<line\b|<path\b/g) ?? []).length, 0);
+
+test('accuracy and MIA charts: error bars over the 95% interval (one per method and metric with several runs), checked by hand', async () => {
+  const multi = summarize(multiRunResults());
+  const spec = accuracyChartSpec(multi);
+  const ft = values(spec).find((d) => d.method === 'finetune' && d.metric === 'UA')!;
+  // UA 96, 94, 92: mean 94 ± t(0.975, 2) * 2 / sqrt(3), t(0.975, 2) = sqrt(0.9025 * 2 / 0.0975) (closed form for 2 degrees of freedom)
+  const half = (Math.sqrt((0.9025 * 2) / 0.0975) * 2) / Math.sqrt(3);
+  assert.equal(ft.value, 94);
+  assert.ok(Math.abs((ft.low as number) - (94 - half)) < 1e-4 && Math.abs((ft.high as number) - (94 + half)) < 1e-4, JSON.stringify(ft));
+  assert.match((spec.title as { subtitle: string }).subtitle, /error bars: 95% interval of the mean over the runs/);
+  // every method has 3 runs: bars, ticks and error bars, one each per method and metric
+  const svg = await renderChartSvg(spec);
+  assert.deepEqual(rectMarkCounts(svg), [4 * 3, 4 * 3]);
+  assert.equal(ruleCount(svg), 4 * 3);
+  // one run per method: no error bars, and the subtitle does not promise them
+  const single = accuracyChartSpec(summarize(fixtureResults().filter((r) => r.cell.seed === 0)));
+  assert.equal(ruleCount(await renderChartSvg(single)), 0);
+  assert.doesNotMatch((single.title as { subtitle: string }).subtitle, /error bars/);
+
+  const mia = miaChartSpec(multi)!;
+  const miaData = values(mia).filter((d) => d.method === 'finetune');
+  assert.deepEqual(miaData.map((d) => [d.metric, d.value, d.retrain]), [['FT AUC', 54, 50], ['MIA-efficacy', 13, 20]]);
+  assert.equal((mia.title as { subtitle: string }).subtitle, 'FT AUC: rmia online, K=8; MIA-efficacy: svc-mia; black ticks: the retrained model (the target); error bars: 95% interval of the mean over the runs');
+  const miaSvg = await renderChartSvg(mia);
+  assert.deepEqual(rectMarkCounts(miaSvg), [4 * 2, 4 * 2]);
+  assert.equal(ruleCount(miaSvg), 4 * 2);
+  // no membership inference in the results: no MIA chart
+  assert.equal(miaChartSpec(rows), null);
+});
+
 test('several benchmarks are faceted, still one bar per row', async () => {
   const two = summarize([...fixtureResults(), ...fixtureResults().map((r) => ({ ...r, benchmark: 'second' }))]);
   const svg = await renderChartSvg(avgGapChartSpec(two));
@@ -79,12 +114,13 @@ test('the Avg Gap chart plots the gap of the means and names the compared metric
   assert.equal(datum!.avgGap, 0.5);
   assert.equal(datum!.meanRunGap, 1.5);
   assert.equal(datum!.over, 'UA, RA, TA, MIA');
-  assert.equal((spec.title as { subtitle: string }).subtitle, '|mean(method) − mean(retrain)| over the runs, averaged over UA, RA, TA, MIA; lower is better');
+  // MIA is the primary attack's FT AUC in these result files (rmia)
+  assert.equal((spec.title as { subtitle: string }).subtitle, '|mean(method) − mean(retrain)| over the runs, averaged over UA, RA, TA, MIA (MIA: rmia FT AUC); lower is better');
   // the fixture results compare UA, RA, TA only
   assert.match((avgGapChartSpec(rows).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA;/);
   // rows comparing different metrics: each list is named (in row order: retrain's UA, RA, TA comes first)
   const mixed = summarize([...straddlingResults(), ...fixtureResults()]);
-  assert.match((avgGapChartSpec(mixed).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA or UA, RA, TA, MIA \(per row; see the tooltip\)/);
+  assert.match((avgGapChartSpec(mixed).title as { subtitle: string }).subtitle, /averaged over UA, RA, TA or UA, RA, TA, MIA \(per row; see the tooltip\) \(MIA: rmia FT AUC\)/);
 });
 
 test('method names that are words of JavaScript (constructor, toString, __proto__) draw like any other', async () => {

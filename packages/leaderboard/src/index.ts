@@ -1,15 +1,39 @@
-export { summarize, groupLabel, isRetrain, type LeaderboardRow } from './summarize.js';
+export {
+  summarize,
+  groupLabel,
+  isRetrain,
+  efficacyAttackOf,
+  primaryScoreOf,
+  INTERVAL_METRICS,
+  type IntervalMetric,
+  type LeaderboardRow,
+  type RowMia,
+  type RowHyperParameters,
+} from './summarize.js';
 export {
   avgGapChartSpec,
-  gapMetricsLabel,
   accuracyChartSpec,
+  miaChartSpec,
   renderChartSvg,
   forJupyter,
   VEGA_LITE_SCHEMA,
   JUPYTER_VEGA_LITE_MIME,
   JUPYTER_VEGA_LITE_SCHEMA,
 } from './charts.js';
-export { escapeHtml, jsonForScript, leaderboardTableHtml, provenanceHtml, provenanceSummary, COLUMN_NOTES_HTML } from './html.js';
+export { gapMetricsLabel, gapMetricsDescription, gapMiaLabel, aucLabel, efficacyLabel, describeAuc } from './labels.js';
+export { beatsMatrix, BEATS_ALPHA, type BeatsMatrix, type BeatsCell, type BeatsVerdict } from './beats.js';
+export {
+  escapeHtml,
+  jsonForScript,
+  leaderboardTableHtml,
+  beatsMatrixHtml,
+  tableHeaders,
+  provenanceHtml,
+  provenanceSummary,
+  COLUMN_NOTES_HTML,
+  TABLE_CSS,
+  type TableOptions,
+} from './html.js';
 export {
   buildLeaderboard,
   loadResultsDir,
