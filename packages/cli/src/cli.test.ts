@@ -128,4 +128,18 @@ test('submit refuses a result computed with uncommitted changes, naming the file
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+
+test('leaderboard build links each benchmark section to its config under --config-base-url', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-cli-site-'));
+  const out = path.join(dir, 'site');
+  const base = 'https://github.com/someone/lethe/blob/0123abc/benchmarks/';
+  const built = lethe(['leaderboard', 'build', path.join(repo, 'leaderboard', 'results'), '--out', out, '--configs-dir', path.join(repo, 'benchmarks'), '--config-base-url', base]);
+  assert.equal(built.status, 0, built.stderr);
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  assert.ok(html.includes(`<a href="${base}cifar10-cpu.json"><code>benchmarks/cifar10-cpu.json</code></a>`));
+  assert.match(html, /<section class="benchmark" id="benchmark-\d" data-benchmark="methods-small">/);
+  const refused = lethe(['leaderboard', 'build', path.join(repo, 'leaderboard', 'results'), '--out', out, '--config-base-url', 'data:text/html,x']);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /configBaseUrl 'data:text\/html,x' is neither an http\(s\) URL nor a relative path/);
+  fs.rmSync(dir, { recursive: true });
 });

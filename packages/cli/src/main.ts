@@ -439,9 +439,17 @@ leaderboard
   .description('build a static, offline leaderboard page from a results directory')
   .argument('<results-dir>', 'directory of result JSON files (searched recursively)')
   .option('--out <dir>', 'output directory', 'leaderboard/dist')
-  .action(async (resultsDir: string, opts: { out: string }) => {
+  .option('--configs-dir <dir>', "benchmark configs, linked from each benchmark's section by config hash (default: the repository's benchmarks/)")
+  .option('--config-base-url <url>', 'where the page links config files: this base plus the file name, e.g. https://github.com/<owner>/<repo>/blob/<commit>/benchmarks/ (default: a relative path from --out to the configs)')
+  .action(async (resultsDir: string, opts: { out: string; configsDir?: string; configBaseUrl?: string }) => {
     // a bad result file is reported (path, field) and left out; the page is built from the rest, and the exit code says so
-    const built = await buildLeaderboard({ resultsDir: fromUser(resultsDir), outDir: fromUser(opts.out), onProblem: (p) => log(`skipped: ${formatResultProblem(p)}`) });
+    const built = await buildLeaderboard({
+      resultsDir: fromUser(resultsDir),
+      outDir: fromUser(opts.out),
+      ...(opts.configsDir ? { configsDir: fromUser(opts.configsDir) } : {}),
+      ...(opts.configBaseUrl ? { configBaseUrl: opts.configBaseUrl } : {}),
+      onProblem: (p) => log(`skipped: ${formatResultProblem(p)}`),
+    });
     for (const e of built.chartErrors) log(`chart not drawn: ${e}`);
     console.log(`leaderboard: ${built.indexPath} (${built.rows} rows${built.problems.length > 0 ? `; ${new Set(built.problems.map((p) => p.file)).size} result file(s) left out, listed on the page` : ''})`);
     if (built.problems.length > 0 || built.chartErrors.length > 0) process.exitCode = 1;

@@ -124,7 +124,15 @@ test('fuzz: the leaderboard build over hostile result files', async () => {
       assert.ok(!/<x-evil|<!--x-evil/i.test(html), 'markup from a result file reached the page');
       // eslint-disable-next-line no-control-regex -- matching control characters is the point
       assert.ok(!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(html), 'a control or bidirectional character reached the page');
-      assert.equal((html.match(/<script\b/g) ?? []).length, 2 + 3 + 2, 'only the page\'s own scripts: sort, 3 vendor bundles, embed, 2 chart specs');
+      // only the page's own scripts: sort and embed, the 3 vendor bundles, and each chart's spec (2 or 3 per benchmark)
+      const scripts = html.match(/<script\b[^>]*>/g) ?? [];
+      assert.equal(scripts.filter((t) => t === '<script>').length, 2);
+      assert.deepEqual(scripts.filter((t) => t.startsWith('<script src=')), ['vega.min.js', 'vega-lite.min.js', 'vega-embed.min.js'].map((f) => `<script src="vendor/${f}">`));
+      const specs = scripts.filter((t) => t.startsWith('<script type='));
+      assert.ok(specs.every((t) => /^<script type="application\/json" id="chart-\d+-(avg-gap|accuracy|mia)-spec">$/.test(t)), JSON.stringify(specs));
+      assert.equal(scripts.length, 2 + 3 + specs.length);
+      const sections = (html.match(/<section class="benchmark"/g) ?? []).length;
+      assert.ok(sections >= 1 && specs.length >= 2 * sections, `${specs.length} charts for ${sections} benchmark section(s)`);
     }),
     { numRuns: runs(25), seed },
   );

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildLeaderboard, noResultsMessage } from './build.js';
-import { FIXTURE_METHOD_COUNT, fakeResult, tempDir as tmp, writeFixtureDir } from './fixtures.test-util.js';
+import { FIXTURE_METHOD_COUNT, fakeResult, fixtureResults, multiRunResults, tempDir as tmp, writeFixtureDir } from './fixtures.test-util.js';
 import type { ResultProblem } from '@lethe/harness/results';
 
 test('buildLeaderboard writes index.html with table, both charts, vendor bundles and provenance', async () => {
@@ -15,7 +15,7 @@ test('buildLeaderboard writes index.html with table, both charts, vendor bundles
   assert.equal(res.rows, FIXTURE_METHOD_COUNT);
   assert.equal(res.results, FIXTURE_METHOD_COUNT * 2);
   const html = fs.readFileSync(res.indexPath, 'utf8');
-  assert.equal((html.match(/<tbody>[\s\S]*<\/tbody>/)![0].match(/<tr\b/g) ?? []).length, FIXTURE_METHOD_COUNT);
+  assert.equal((html.match(/<table class="leaderboard" id="leaderboard-0">[\s\S]*?<tbody>([\s\S]*?)<\/tbody>/)![1]!.match(/<tr\b/g) ?? []).length, FIXTURE_METHOD_COUNT);
   for (const f of ['vega.min.js', 'vega-lite.min.js', 'vega-embed.min.js']) {
     assert.ok(fs.statSync(path.join(outDir, 'vendor', f)).size > 10_000, f);
     assert.ok(html.includes(`<script src="vendor/${f}"></script>`), f);
@@ -100,4 +100,68 @@ test('loadResultsDir without onProblem refuses a directory with a bad file, nami
   const dir = writeFixtureDir();
   fs.writeFileSync(path.join(dir, 'fixture-bench', 'bad.json'), JSON.stringify({ ...fakeResult({ method: 'm', metrics: { UA: 1, RA: 2, TA: 3 } }), sizes: null }));
   await assert.rejects(loadResultsDir(dir), /bad\.json': sizes: /);
+});
+
+/** A configs folder with one valid config named `name` (and a search record beside it), and the config's hash as the harness computes it. */
+async function configsDir(name: string): Promise<{ dir: string; hash: string }> {
+  const dir = tmp('lethe-lb-configs-');
+  const config = {
+    name,
+    description: 'A fixture config <b>with markup</b>.',
+    dataset: { name: 'cifar10', trainSubset: 1000, testSubset: 200 },
+    model: { arch: 'small-cnn', batchNorm: false },
+    training: { epochs: 7, lr: 0.05 },
+    forgetSets: [{ kind: 'random', fraction: 0.1 }],
+    methods: [{ name: 'retrain' }, { name: 'finetune' }],
+  };
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(config));
+  fs.writeFileSync(path.join(dir, `${name}.tuning.json`), JSON.stringify({ schema: 'lethe.tuning/v1' }));
+  fs.writeFileSync(path.join(dir, 'not-a-config.json'), '{}');
+  const { readBenchmarkConfig, contentHash } = await import('@lethe/harness');
+  return { dir, hash: contentHash(readBenchmarkConfig(path.join(dir, `${name}.json`))) };
+}
+
+test('one section per benchmark: its protocol in one line, a link to the config its results name by hash, the beats matrix', async () => {
+  const { dir: configs, hash } = await configsDir('fixture-bench');
+  const results = [...multiRunResults().map((r) => ({ ...r, provenance: { ...r.provenance, configHash: hash } })), ...fixtureResults().map((r) => ({ ...r, benchmark: 'other-bench' }))];
+  const outDir = tmp('lethe-lb-sections-');
+  const base = 'https://github.com/someone/lethe/blob/main/benchmarks/';
+  await buildLeaderboard({ resultsDir: writeFixtureDir(results), outDir, configsDir: configs, configBaseUrl: base, papers: { finetune: 'Golatkar et al. 2020' } });
+  const html = fs.readFileSync(path.join(outDir, 'index.html'), 'utf8');
+  const sections = [...html.matchAll(/<section class="benchmark" id="benchmark-(\d)" data-benchmark="([^"]*)">([\s\S]*?)<\/section>/g)];
+  assert.deepEqual(sections.map((m) => [m[1], m[2]]), [['0', 'fixture-bench'], ['1', 'other-bench']]);
+  const [fixture, other] = [sections[0]![3]!, sections[1]![3]!];
+  // the protocol: images, forget set, runs and MIA from the results; dataset, model and epochs from the config
+  assert.match(
+    fixture,
+    /<p class="protocol">cifar10: 1,000 training images \(100 to forget\), 200 test · model small-cnn \(normalize true, batchNorm false, width 1\) · trained 7 epochs · forget set random-10pct \(retain set available\) · 12 result files: 3 original models × 1 forget-set draw × 1 unlearning run · MIA: FT AUC by rmia online, K=8; MIA-efficacy by svc-mia<\/p>/,
+  );
+  assert.ok(fixture.includes(`Config: <a href="${base}fixture-bench.json"><code>benchmarks/fixture-bench.json</code></a> (config hash <code>${hash}</code>, as recorded in the result files)`));
+  // the config's description is text
+  assert.ok(fixture.includes('A fixture config &lt;b&gt;with markup&lt;/b&gt;.'));
+  // the search record beside the config is linked from the row's details
+  assert.ok(fixture.includes(`search record <a href="${base}fixture-bench.tuning.json">`));
+  assert.match(fixture, /<dt>Paper<\/dt><dd>Golatkar et al\. 2020<\/dd>/);
+  // several runs per method: a beats matrix (4 methods: 12 cells off the diagonal)
+  assert.equal((fixture.match(/data-verdict=/g) ?? []).length, 12);
+  // each section has its own table and charts; MIA chart only where the results have MIA
+  assert.match(fixture, /id="leaderboard-0"/);
+  assert.match(fixture, /id="chart-0-mia-live"/);
+  assert.doesNotMatch(other, /chart-1-mia/);
+  // a benchmark without a config of its name or hash says so, and its protocol says what is not known
+  assert.match(other, /Config: no config in the repository’s <code>benchmarks\/<\/code> has this benchmark’s name or its results’ config hash/);
+  assert.match(other, /<p class="protocol">1,000 training images \(100 to forget\), 200 test · model: not recorded in the results \(no config found\) · forget set/);
+});
+
+test('a config that changed since its results is linked by name and flagged; the default link is relative; other schemes are refused', async () => {
+  const { dir: configs, hash } = await configsDir('fixture-bench');
+  const resultsDir = writeFixtureDir(fixtureResults().map((r) => ({ ...r, provenance: { ...r.provenance, configHash: 'feedfacefeedface' } })));
+  const outDir = path.join(tmp('lethe-lb-stale-'), 'site');
+  await buildLeaderboard({ resultsDir, outDir, configsDir: configs });
+  const html = fs.readFileSync(path.join(outDir, 'index.html'), 'utf8');
+  const relative = `${path.relative(outDir, configs).split(path.sep).join('/')}/fixture-bench.json`;
+  assert.ok(html.includes(`<a href="${relative}"><code>benchmarks/fixture-bench.json</code></a> — <strong>changed since these results</strong>: its hash is <code>${hash}</code>, the result files record <code>feedfacefeedface</code>`));
+  // the relative link resolves to the config from the page's folder
+  assert.ok(fs.existsSync(path.resolve(outDir, relative)));
+  await assert.rejects(buildLeaderboard({ resultsDir, outDir, configsDir: configs, configBaseUrl: 'javascript:alert(1)//' }), /configBaseUrl 'javascript:alert\(1\)\/\/' is neither an http\(s\) URL nor a relative path/);
 });

@@ -34,12 +34,14 @@ export {
   TABLE_CSS,
   type TableOptions,
 } from './html.js';
+export { findBenchmarkConfigs, configLinkFor, protocolLine, linkTo, type BenchmarkConfigFile, type ConfigLink } from './configs.js';
 export {
   buildLeaderboard,
   loadResultsDir,
   defaultOutDir,
   noResultsMessage,
   renderPage,
+  type BenchmarkSection,
   type BuildLeaderboardOptions,
   type BuildLeaderboardResult,
   type PageInput,
