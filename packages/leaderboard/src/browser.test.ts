@@ -9,8 +9,9 @@ import { FIXTURE_METHOD_COUNT, fixtureResults, multiRunResults, tempDir, writeFi
 import { leaderboardTableHtml } from './html.js';
 import { summarize } from './summarize.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const INSTALL = `Chromium not found at ${CHROMIUM}; install it with: apt-get update && apt-get install -y --no-install-recommends chromium`;
+// LETHE_CHROMIUM: another Chromium-family binary (CI runners ship Google Chrome at /usr/bin/google-chrome)
+const CHROMIUM = process.env.LETHE_CHROMIUM ?? '/usr/bin/chromium';
+const INSTALL = `Chromium not found at ${CHROMIUM}; install it with: apt-get update && apt-get install -y --no-install-recommends chromium (or point LETHE_CHROMIUM at a Chromium or Chrome binary)`;
 
 /** On CI a missing browser is a failure (the test must not silently pass); locally it is a skip. */
 function chromiumOrSkip(t: TestContext): boolean {
