@@ -54,6 +54,9 @@ const FIELDS: string[][] = [
   ['cell', 'setting'],
   ['cell', 'forgetSet'],
   ['cell', 'seed'],
+  // any JSON, shown in each row's details
+  ['cell', 'hyperParameters', 'lr'],
+  ['cell', 'hyperParameters', '<x-evil>\u202e'],
   ['metrics', 'UA'],
   ['metrics', 'RA'],
   ['metrics', 'TA'],

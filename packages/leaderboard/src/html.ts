@@ -1,4 +1,4 @@
-import type { CellResult } from '@lethe/harness/results';
+import { printable, type CellResult } from '@lethe/harness/results';
 import type { MeanSummary } from '@lethe/metrics/statistics';
 import type { BeatsMatrix, BeatsVerdict } from './beats.js';
 import { aucLabel, describeAuc, efficacyLabel, gapMetricsDescription, gapMetricsLabel } from './labels.js';
@@ -104,14 +104,18 @@ const accuracyColumn = (metric: 'UA' | 'RA' | 'TA', help: string): Column => ({
   cell: (r) => valueWithInterval(r.intervals[metric], r.gold[metric]),
 });
 
-const settingValue = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+/**
+ * A hyper-parameter's value as one line of text. The schema takes hyper-parameters as any JSON, so control and
+ * bidirectional characters are shown as their codes (`printable`) rather than reaching the page.
+ */
+const settingValue = (v: unknown): string => printable(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
 
 /** The row's hyper-parameters and where they come from, escaped. */
 function hyperParametersHtml(r: LeaderboardRow, options: TableOptions): string {
   return r.hyperParameters
     .map((h) => {
       const entries = Object.entries(h.values).sort(([a], [b]) => a.localeCompare(b));
-      const values = entries.length === 0 ? 'the method’s defaults' : entries.map(([k, v]) => `<code>${escapeHtml(k)}</code> = <code>${escapeHtml(settingValue(v))}</code>`).join(', ');
+      const values = entries.length === 0 ? 'the method’s defaults' : entries.map(([k, v]) => `<code>${escapeHtml(printable(k))}</code> = <code>${escapeHtml(settingValue(v))}</code>`).join(', ');
       const runs = r.hyperParameters.length > 1 ? ` (${h.runs} run${h.runs === 1 ? '' : 's'})` : '';
       let source: string;
       if (h.source.kind === 'search') {
