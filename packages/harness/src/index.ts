@@ -28,4 +28,4 @@ export { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, 
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';
 export { preflight, plannedCacheBytes, PreflightError, type PreflightOptions } from './execute/preflight.js';
 export { configOfResult, commitProblem, checkSubmission, submitResults, resultFilesUnder, SubmissionError, type ConfigOfResult, type SubmissionCheck, type SubmissionOptions, type SubmitOutcome } from './results/submission.js';
-export { verifyResult, compareResults, identityBlockers, formatVerifyOutcome, DEFAULT_VERIFY_TOLERANCE, type VerifyOptions, type VerifyOutcome, type FieldComparison } from './execute/verify.js';
+export { verifyResult, compareResults, identityBlockers, commitNote, formatVerifyOutcome, DEFAULT_VERIFY_TOLERANCE, type VerifyOptions, type VerifyOutcome, type FieldComparison } from './execute/verify.js';

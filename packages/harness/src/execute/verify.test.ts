@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { validResult } from '../results/fixtures.test-util.js';
 import type { CellResult } from '../results/results.js';
-import { compareResults, formatVerifyOutcome, identityBlockers } from './verify.js';
+import { commitNote, compareResults, formatVerifyOutcome, identityBlockers } from './verify.js';
 
 const nativeBackend = { name: 'native', tfjsBackend: 'native', version: '0.1.0', threads: 2, detail: 'oneDNN 2.6.3 (avx512_core), 2 thread(s)' };
 function result(edit: (r: CellResult) => void = () => {}): CellResult {
@@ -13,13 +13,16 @@ function result(edit: (r: CellResult) => void = () => {}): CellResult {
   return r;
 }
 
-test('a re-run can be identical only with the same backend, threads, instruction set, versions, data and commit', () => {
+test('a re-run can be identical only with the same backend, threads, instruction set, versions and data', () => {
   assert.deepEqual(identityBlockers(result(), result()), []);
   const blockers = (edit: (r: CellResult) => void): string => identityBlockers(result(), result(edit)).join('\n');
   assert.match(blockers((r) => (r.provenance.backend.threads = 1)), /backend threads: 2 published, 1 here/);
   assert.match(blockers((r) => (r.provenance.backend.detail = 'oneDNN 2.6.3 (avx2), 2 thread(s)')), /backend detail \(instruction set, threads\)/);
   assert.match(blockers((r) => (r.provenance.backend = { name: 'wasm', tfjsBackend: 'wasm', version: '4.22.0' })), /backend: "native" published, "wasm" here/);
-  assert.match(blockers((r) => (r.provenance.gitCommit = 'b'.repeat(40))), /code: published at commit a{40}, re-run at b{40}/);
+  // another commit does not excuse other numbers; it is noted
+  assert.deepEqual(identityBlockers(result(), result((r) => (r.provenance.gitCommit = 'b'.repeat(40)))), []);
+  assert.match(commitNote(result(), result((r) => (r.provenance.gitCommit = 'b'.repeat(40))))!, /published at commit a{40}, re-run at b{40}: a difference may come from a change since \(`git diff a{12} b{12}`/);
+  assert.equal(commitNote(result(), result()), null);
   assert.match(blockers((r) => (r.provenance.tfjs = '4.23.0')), /TensorFlow\.js: "4\.22\.0" published, "4\.23\.0" here/);
   const old = result((r) => (r.provenance.backend = { name: 'native', tfjsBackend: 'native', version: '0.1.0' }));
   assert.match(identityBlockers(old, result()).join('\n'), /does not record its backend threads and instruction set/);
@@ -56,7 +59,7 @@ test('a field the re-run lacks is a mismatch; one only the re-run has (added sin
 
 test('the report prints each field side by side and names the mismatches', () => {
   const fields = compareResults(result(), result((r) => (r.metrics.UA = 50)), true, 2);
-  const text = formatVerifyOutcome({ file: 'x.json', config: 'c.json', exact: true, differences: [], tolerance: 2, fields, ok: false, trained: [] });
+  const text = formatVerifyOutcome({ file: 'x.json', config: 'c.json', exact: true, differences: [], commitNote: null, tolerance: 2, fields, ok: false, trained: [] });
   assert.match(text, /metrics\.UA\s+91\s+50\s+-41\s+MISMATCH/);
   assert.match(text, /NOT verified: 1 field\(s\) differ \(metrics\.UA\)/);
   assert.match(text, /expected: identical numbers/);

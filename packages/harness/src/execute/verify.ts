@@ -2,8 +2,9 @@
  * `lethe verify`: run a published cell again from its provenance and compare every number. The config is the one of
  * the repository's configs whose hash the result records (results/submission.ts), the cell is found in its plan by its
  * hash, and the run uses the recorded backend and thread count; the models it needs come from the cache or are
- * trained first, as `lethe run` would. On the same backend, instruction set, threads, versions and commit the numbers
- * must be identical; otherwise the headline metrics must agree within a tolerance, stated in the output.
+ * trained first, as `lethe run` would. On the same backend, instruction set, threads, versions and data the numbers
+ * must be identical, at any later commit (a change that alters them is what this catches); otherwise the headline
+ * metrics must agree within a tolerance, stated in the output.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +58,8 @@ export interface VerifyOutcome {
   exact: boolean;
   /** why identity was not expected (empty when exact) */
   differences: string[];
+  /** the re-run's commit differs from the published one (`commitNote`), or null */
+  commitNote: string | null;
   tolerance: number;
   fields: FieldComparison[];
   ok: boolean;
@@ -87,7 +90,7 @@ function comparable(result: CellResult): Map<string, Leaf> {
   return out;
 }
 
-/** Why a re-run here cannot be bit-identical to the published one; empty when it can. */
+/** Why a re-run here cannot be bit-identical to the published one (its environment); empty when it can. */
 export function identityBlockers(published: CellResult, rerun: CellResult): string[] {
   const a = published.provenance;
   const b = rerun.provenance;
@@ -105,8 +108,19 @@ export function identityBlockers(published: CellResult, rerun: CellResult): stri
   differ('TensorFlow.js', a.tfjs, b.tfjs);
   differ('Lethe packages', a.lethe, b.lethe);
   differ('data checksum', a.dataChecksum, b.dataChecksum);
-  if (a.gitCommit !== b.gitCommit) out.push(`code: published at commit ${a.gitCommit ?? 'unknown'}, re-run at ${b.gitCommit ?? 'unknown'} (check out the published commit for an exact re-run)`);
   return out;
+}
+
+/**
+ * A later commit does not excuse other numbers: a change since the published commit that alters this computation is
+ * what verification exists to catch (the published file must then be computed again, or the change explained). The
+ * note says where to look when numbers differ.
+ */
+export function commitNote(published: CellResult, rerun: CellResult): string | null {
+  const a = published.provenance.gitCommit;
+  const b = rerun.provenance.gitCommit;
+  if (a === b) return null;
+  return `published at commit ${a ?? 'unknown'}, re-run at ${b ?? 'unknown'}: a difference may come from a change since (\`git diff ${(a ?? '').replace(/\+dirty$/, '').slice(0, 12)} ${(b ?? '').replace(/\+dirty$/, '').slice(0, 12)}\`, or check out the published commit)`;
 }
 
 /** Compare two results field by field: identical when `exact`, else headline metrics within `tolerance`. */
@@ -174,7 +188,7 @@ export async function verifyResult(file: string, options: VerifyOptions): Promis
     const exact = differences.length === 0;
     const tolerance = options.tolerance ?? DEFAULT_VERIFY_TOLERANCE;
     const fields = compareResults(published, rerun, exact, tolerance);
-    return { file, config: found.file, exact, differences, tolerance, fields, ok: fields.every((f) => f.ok), trained: summary.trained };
+    return { file, config: found.file, exact, differences, commitNote: commitNote(published, rerun), tolerance, fields, ok: fields.every((f) => f.ok), trained: summary.trained };
   } finally {
     if (!options.workDir) fs.rmSync(workDir, { recursive: true, force: true });
   }
@@ -187,11 +201,12 @@ export function formatVerifyOutcome(outcome: VerifyOutcome, options: { all?: boo
   const lines: string[] = [];
   lines.push(`${outcome.file}`);
   lines.push(`  config ${outcome.config}; models trained for the re-run: ${outcome.trained.length > 0 ? outcome.trained.join(', ') : 'none (all from the cache)'}`);
-  if (outcome.exact) lines.push('  expected: identical numbers (same backend, instruction set, threads, versions, data and commit)');
+  if (outcome.exact) lines.push('  expected: identical numbers (same backend, instruction set, threads, versions and data)');
   else {
     lines.push(`  expected: headline metrics within ${outcome.tolerance} points (a bit-identical re-run is not possible here):`);
     for (const d of outcome.differences) lines.push(`    - ${d}`);
   }
+  if (outcome.commitNote) lines.push(`  code: ${outcome.commitNote}`);
   const rows = outcome.fields.filter((f) => options.all || f.checked);
   const width = Math.max(5, ...rows.map((f) => f.field.length));
   lines.push(`  ${'field'.padEnd(width)}  ${'published'.padStart(14)}  ${'re-run'.padStart(14)}  ${'difference'.padStart(11)}  verdict`);
