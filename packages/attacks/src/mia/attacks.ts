@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Rng } from '@lethe/runtime';
 import { logitScaledConfidence, taylorSoftMargin, trueLabelConfidence, TAYLOR_SOFT_MARGIN_DEFAULTS, type ModelOutputs, type SampleSignals, type TaylorSoftMarginParameters } from './outputs.js';
-import { rocAuc, tprAtFpr } from './roc.js';
+import { rocAtFprGrid, rocAuc, tprAtFpr } from './roc.js';
 import { svcMembershipInference, SVC_FEATURES } from './svc.js';
 import { liraOfflineScores } from './lira.js';
 import { rmiaOfflineScores, rmiaOnlineScores } from './rmia.js';
@@ -144,7 +144,7 @@ function scoredSamples(input: MembershipAttackInput, references: ReferenceModelS
 function rocSummary(attack: string, scores: Float64Array, samples: Pick<ScoredSamples, 'forgetCount' | 'testCount'>, described: Partial<MembershipAttackResult>): MembershipAttackResult {
   const forget = scores.subarray(0, samples.forgetCount);
   const test = scores.subarray(samples.forgetCount, samples.forgetCount + samples.testCount);
-  return { attack, ftAuc: 100 * rocAuc(forget, test), tprAt1Fpr: 100 * tprAtFpr(forget, test, 0.01), ...described };
+  return { attack, ftAuc: 100 * rocAuc(forget, test), tprAt1Fpr: 100 * tprAtFpr(forget, test, 0.01), roc: rocAtFprGrid(forget, test), ...described };
 }
 
 const outReferencesOption = z.number().int().positive().optional();

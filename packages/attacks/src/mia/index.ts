@@ -1,5 +1,5 @@
 export { modelOutputs, selectOutputs, probabilities, correctPredictions, trueLabelConfidence, logitScaledConfidence, predictionEntropy, modifiedEntropy, sampleSignals, selectSignals, taylorSoftMargin, taylorSoftMarginOf, truncatedExp, TAYLOR_SOFT_MARGIN_DEFAULTS, type ModelOutputs, type SampleSignals, type TaylorSoftMarginParameters } from './outputs.js';
-export { rocAuc, rocCurve, tprAtFpr, type RocPoint } from './roc.js';
+export { rocAuc, rocCurve, tprAtFpr, rocAtFprGrid, ROC_FPR_GRID, type RocPoint, type RocGrid } from './roc.js';
 export { outReferences, equalizedOutReferences, type ReferenceSignal } from './references.js';
 export { liraOfflineScores, type LiraOptions } from './lira.js';
 export { rmiaOfflineScores, rmiaOnlineScores, relativeScores, type RmiaOptions, type RmiaOnlineOptions } from './rmia.js';

@@ -17,6 +17,8 @@ import {
   rmiaOfflineScores,
   rocAuc,
   rocCurve,
+  rocAtFprGrid,
+  ROC_FPR_GRID,
   runMembershipAttack,
   svcMembershipInference,
   taylorSoftMargin,
@@ -279,4 +281,16 @@ test('SVC MIA separates a memorising model\'s training from its test confidences
   // the same through the registry (the retain set plays the members, the test set the non-members)
   const viaRegistry = await runMembershipAttack('svc-mia', { target: { forget: freshNonMembers, retain: members, test: nonMembers }, seed: 0 });
   assert.equal(viaRegistry.efficacy, onNonMembers.efficacy);
+});
+
+test('the ROC curve kept at a grid of false-positive rates: the best TPR at or below each rate, by hand', () => {
+  // thresholds high to low: P 0.9, P 0.8, N 0.7, P 0.3, N 0.2, N 0.1, N 0.05
+  // curve (FPR, TPR): (0, 1/3) (0, 2/3) (1/4, 2/3) (1/4, 1) (1/2, 1) (3/4, 1) (1, 1)
+  const roc = rocAtFprGrid([0.9, 0.8, 0.3], [0.7, 0.2, 0.1, 0.05], [0, 10, 25, 50, 100]);
+  assert.deepEqual(roc.fpr, [0, 10, 25, 50, 100]);
+  assert.deepEqual(roc.tpr.map((t) => Number(t.toFixed(6))), [66.666667, 66.666667, 100, 100, 100]);
+  // the default grid: 0, then four points a decade from 0.01% to 100%
+  assert.equal(ROC_FPR_GRID.length, 18);
+  assert.deepEqual([ROC_FPR_GRID[0], ROC_FPR_GRID[1], ROC_FPR_GRID[5], ROC_FPR_GRID[13], ROC_FPR_GRID[17]], [0, 0.01, 0.1, 10, 100]);
+  assert.ok(ROC_FPR_GRID.every((v, i) => i === 0 || v > ROC_FPR_GRID[i - 1]!));
 });

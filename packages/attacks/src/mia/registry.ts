@@ -1,3 +1,4 @@
+import type { RocGrid } from './roc.js';
 import { z } from 'zod';
 import { Registry } from '@lethe/runtime/registry';
 import type { ModelOutputs, SampleSignals } from './outputs.js';
@@ -42,6 +43,8 @@ export interface MembershipAttackResult {
   ftAuc?: number;
   /** TPR, in percent, at 1% FPR on the same D_f vs D_t task */
   tprAt1Fpr?: number;
+  /** the same task's ROC curve at fixed false-positive rates (`ROC_FPR_GRID`), percent: for log-log ROC plots */
+  roc?: RocGrid;
   /** SVC MIA-efficacy: percentage of D_f predicted non-member */
   efficacy?: number;
   /** reference models given to the attack */

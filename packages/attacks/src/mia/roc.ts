@@ -72,3 +72,27 @@ export function tprAtFpr(positives: ArrayLike<number>, negatives: ArrayLike<numb
   for (const p of rocCurve(positives, negatives)) if (p.falsePositiveRate <= maxFalsePositiveRate + 1e-12) best = Math.max(best, p.truePositiveRate);
   return best;
 }
+
+/**
+ * The false-positive rates a result keeps its ROC curve at, in percent: 0, then four per decade from 0.01% to 100%.
+ * Log-spaced, because membership-inference ROC curves are read on log-log axes (Carlini et al. 2022) where the
+ * low-FPR end is what matters; 18 points keep a result file small.
+ */
+export const ROC_FPR_GRID: readonly number[] = [0, ...Array.from({ length: 17 }, (_, i) => Number((100 * 10 ** (-4 + i / 4)).toPrecision(6)))];
+
+/** A ROC curve kept at fixed false-positive rates: `tpr[i]` is the best true-positive rate at FPR <= `fpr[i]`, percent. */
+export interface RocGrid {
+  fpr: number[];
+  tpr: number[];
+}
+
+/** The ROC curve at the FPR grid (percent): at each grid rate, the largest TPR of any threshold at or below it. */
+export function rocAtFprGrid(positives: ArrayLike<number>, negatives: ArrayLike<number>, grid: readonly number[] = ROC_FPR_GRID): RocGrid {
+  const curve = rocCurve(positives, negatives);
+  const tpr = grid.map((percent) => {
+    let best = 0;
+    for (const p of curve) if (100 * p.falsePositiveRate <= percent + 1e-9) best = Math.max(best, p.truePositiveRate);
+    return 100 * best;
+  });
+  return { fpr: [...grid], tpr };
+}

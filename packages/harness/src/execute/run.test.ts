@@ -1,3 +1,4 @@
+import { ROC_FPR_GRID } from '@lethe/attacks';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -156,6 +157,15 @@ test('reference-model attacks: reference models trained once, cached with their 
     assert.equal(typeof r.mia!.efficacy, 'number');
     assert.deepEqual(Object.keys(r.mia!.byAttack!).sort(), ['lira', 'rmia', 'svc-mia']);
     assert.equal(r.mia!.byAttack!.lira!.outReferences, 1);
+    // each ROC attack keeps its curve at the FPR grid; at 1% FPR it is the recorded TPR at 1% FPR, at 100% it is 100
+    for (const attack of ['rmia', 'lira']) {
+      const { roc, tprAt1Fpr } = r.mia!.byAttack![attack]!;
+      assert.deepEqual(roc!.fpr, [...ROC_FPR_GRID]);
+      assert.equal(roc!.tpr[roc!.fpr.indexOf(1)], tprAt1Fpr);
+      assert.equal(roc!.tpr.at(-1), 100);
+      assert.ok(roc!.tpr.every((t, i) => i === 0 || t >= roc!.tpr[i - 1]!), 'TPR never falls as FPR grows');
+    }
+    assert.equal(r.gold.mia!.byAttack!.rmia!.roc!.fpr.length, ROC_FPR_GRID.length, 'the gold model has its curve too');
   }
   assert.ok(lines.some((l) => /reference model 1\/2: training/.test(l)));
 

@@ -207,7 +207,8 @@ export function formatVerifyOutcome(outcome: VerifyOutcome, options: { all?: boo
     for (const d of outcome.differences) lines.push(`    - ${d}`);
   }
   if (outcome.commitNote) lines.push(`  code: ${outcome.commitNote}`);
-  const rows = outcome.fields.filter((f) => options.all || f.checked);
+  // ROC curves are 18 points each: their rows are shown when they differ (or with --all)
+  const rows = outcome.fields.filter((f) => options.all || (f.checked && (!f.ok || !f.field.includes('.roc.'))));
   const width = Math.max(5, ...rows.map((f) => f.field.length));
   lines.push(`  ${'field'.padEnd(width)}  ${'published'.padStart(14)}  ${'re-run'.padStart(14)}  ${'difference'.padStart(11)}  verdict`);
   for (const f of rows) {

@@ -40,7 +40,8 @@ export interface MiaResult {
   /** the reference-model attack behind ftAuc: 'offline' or 'online' (RMIA, LiRA); absent in older files (offline) */
   mode?: string;
   /** every attack's own numbers, with its mode and signal (reference-model attacks) */
-  byAttack?: Record<string, { ftAuc?: number; tprAt1Fpr?: number; efficacy?: number; referenceModels?: number; outReferences?: number; mode?: string; signal?: string }>;
+  /** each attack's numbers; `roc`: its ROC curve at fixed false-positive rates, percent (files since 2026-12-07) */
+  byAttack?: Record<string, { ftAuc?: number; tprAt1Fpr?: number; roc?: { fpr: number[]; tpr: number[] }; efficacy?: number; referenceModels?: number; outReferences?: number; mode?: string; signal?: string }>;
 }
 
 /** Metrics of the retrained or original model beside the unlearned one's (MIA and rates optional, as above). */

@@ -45,8 +45,13 @@ const count = z.number().int().min(0);
 
 const accuracy = { UA: percent, RA: percent, TA: percent };
 
+const rocGrid = z
+  .object({ fpr: z.array(percent).max(1000), tpr: z.array(percent).max(1000) })
+  .refine((r) => r.fpr.length === r.tpr.length, { message: 'fpr and tpr must have the same length' });
+
 const byAttackEntry = z.looseObject({
   ftAuc: percent.optional(),
+  roc: rocGrid.optional(),
   tprAt1Fpr: percent.optional(),
   efficacy: percent.optional(),
   referenceModels: count.optional(),
