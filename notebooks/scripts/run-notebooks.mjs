@@ -2,10 +2,12 @@
 // Run notebooks headless in real Jupyter (nbconvert + the tslab kernel) and fail loudly with the failing
 // cell's own error message.
 //
-//   node scripts/run-notebooks.mjs [--output-dir DIR] [--quiet] [notebook ...]
+//   node scripts/run-notebooks.mjs [--output-dir DIR] [--in-place] [--quiet] [notebook ...]
 //
 // Notebooks may be given as paths or as names in this folder (with or without .ipynb); none means every
-// notebook in this folder. Executed copies go to DIR as <name>.out.ipynb (default: a temp dir, printed).
+// notebook in this folder. Executed copies go to DIR as <name>.out.ipynb (default: a temp dir, printed);
+// --in-place also writes each notebook that ran without error back over its source, outputs included (how the
+// committed notebooks get their outputs). A failing notebook is never overwritten.
 // Exit code 0 when all succeed, 1 when any fails or Jupyter is missing, 2 on bad arguments.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,17 +25,18 @@ const CELL_TIMEOUT_SECONDS = 600;
 const notebooksDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function usage(message) {
-  console.error(`${message}\nusage: node scripts/run-notebooks.mjs [--output-dir DIR] [--quiet] [notebook ...]`);
+  console.error(`${message}\nusage: node scripts/run-notebooks.mjs [--output-dir DIR] [--in-place] [--quiet] [notebook ...]`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { outputDir: null, quiet: false, notebooks: [] };
+  const opts = { outputDir: null, inPlace: false, quiet: false, notebooks: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--output-dir') opts.outputDir = argv[++i] ?? usage('--output-dir needs a directory');
     else if (a.startsWith('--output-dir=')) opts.outputDir = a.slice('--output-dir='.length);
     else if (a === '--quiet') opts.quiet = true;
+    else if (a === '--in-place') opts.inPlace = true;
     else if (a === '--help' || a === '-h') usage('Run Lethe notebooks headless.');
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else opts.notebooks.push(a);
@@ -120,7 +123,7 @@ function describeFailure(info) {
   return lines.join('\n').replace(ansiColour, '');
 }
 
-function runNotebook(nb, { outputDir, work, jupyterPath, configFile, quiet }) {
+function runNotebook(nb, { outputDir, work, jupyterPath, configFile, quiet, inPlace }) {
   const name = path.basename(nb, '.ipynb');
   const output = path.join(outputDir, `${name}.out.ipynb`);
   const errorFile = path.join(work, `${name}.error.json`);
@@ -137,6 +140,8 @@ function runNotebook(nb, { outputDir, work, jupyterPath, configFile, quiet }) {
       '--execute',
       `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
       `--ExecutePreprocessor.timeout=${CELL_TIMEOUT_SECONDS}`,
+      // no per-cell timestamps in the cells' metadata: committed notebooks would change on every execution
+      '--ExecutePreprocessor.record_timing=False',
       '--output',
       output,
       nb,
@@ -157,7 +162,8 @@ function runNotebook(nb, { outputDir, work, jupyterPath, configFile, quiet }) {
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (res.error) return { ok: false, message: `could not start ${JUPYTER}: ${res.error.message}` };
   if (res.status === 0) {
-    if (!quiet) console.log(`ok   ${path.relative(process.cwd(), nb) || nb} (${seconds} s) -> ${output}`);
+    if (inPlace) fs.copyFileSync(output, nb);
+    if (!quiet) console.log(`ok   ${path.relative(process.cwd(), nb) || nb} (${seconds} s) -> ${inPlace ? `${output} and ${nb}` : output}`);
     return { ok: true, output };
   }
   let message;
@@ -186,7 +192,7 @@ function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lethe-notebooks-'));
   const outputDir = path.resolve(opts.outputDir ?? path.join(work, 'out'));
   fs.mkdirSync(outputDir, { recursive: true });
-  const ctx = { outputDir, work, jupyterPath: writeKernelSpec(work), configFile: writeErrorHookConfig(work), quiet: opts.quiet };
+  const ctx = { outputDir, work, jupyterPath: writeKernelSpec(work), configFile: writeErrorHookConfig(work), quiet: opts.quiet, inPlace: opts.inPlace };
 
   let failed = 0;
   for (const nb of notebooks) {

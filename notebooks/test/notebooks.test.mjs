@@ -167,3 +167,18 @@ test('the quickstart fails clearly when the results directory is missing', { tim
   assert.ok(run.stderr.includes(missing), run.stderr);
   assert.match(run.stderr, /no result files in .*; run `pnpm lethe run benchmarks\/smoke\.json` first/);
 });
+
+test('--in-place writes the executed notebook, outputs included, over its source; a failing one is left as it was', { timeout: 300_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const dir = tmp('lethe-nb-inplace-');
+  // outside the workspace tslab sees no @types/node (no console): the cell's last value is its output
+  const ok = writeNotebook(dir, 'ok', ['const answer: number = 6 * 7;\nanswer']);
+  const bad = writeNotebook(dir, 'bad', ["throw new Error('deliberate');"]);
+  const badBefore = fs.readFileSync(bad, 'utf8');
+  const run = runNotebooks(['--in-place', ok, bad]);
+  assert.equal(run.status, 1, run.output);
+  const executed = JSON.parse(fs.readFileSync(ok, 'utf8'));
+  assert.equal(text(executed.cells[0].outputs[0].text), '42\n');
+  assert.equal(executed.cells[0].metadata.execution, undefined, 'no timestamps in committed notebooks');
+  assert.equal(fs.readFileSync(bad, 'utf8'), badBefore);
+});
