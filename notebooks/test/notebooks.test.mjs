@@ -36,9 +36,9 @@ function tmp(prefix) {
 }
 
 /** Run the runner; with --output-dir it deletes its own scratch dir, so tests leave nothing behind. */
-function runNotebooks(args, env = {}) {
+function runNotebooks(args, env = {}, timeout = 300_000) {
   const withOut = args.includes('--output-dir') ? args : ['--output-dir', tmp('lethe-nb-out-'), ...args];
-  const res = spawnSync(process.execPath, [runner, ...withOut], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  const res = spawnSync(process.execPath, [runner, ...withOut], { encoding: 'utf8', env: { ...process.env, ...env }, timeout });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr, output: `${res.stdout}\n${res.stderr}` };
 }
 
@@ -166,6 +166,95 @@ test('the quickstart fails clearly when the results directory is missing', { tim
   assert.equal(run.status, 1, run.output);
   assert.ok(run.stderr.includes(missing), run.stderr);
   assert.match(run.stderr, /no result files in .*; run `pnpm lethe run benchmarks\/smoke\.json` first/);
+});
+
+/** Every output of an executed notebook, with the id of its cell. */
+function outputsOf(nb) {
+  return nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => ({ ...o, cellId: c.id })));
+}
+
+/** No error output and nothing on stderr (tslab reports failures there). */
+function assertNoErrors(outputs) {
+  const bad = outputs.filter((o) => o.output_type === 'error' || (o.output_type === 'stream' && o.name === 'stderr'));
+  assert.deepEqual(bad.map((o) => `${o.cellId}: ${text(o.text ?? o.evalue)}`), [], 'no error output');
+}
+
+const stdoutOf = (outputs, cellId) =>
+  outputs
+    .filter((o) => o.cellId === cellId && o.output_type === 'stream' && o.name === 'stdout')
+    .map((o) => text(o.text))
+    .join('');
+const dataOf = (outputs, cellId, mime) => outputs.filter((o) => o.cellId === cellId && o.data?.[mime] !== undefined).map((o) => o.data[mime]);
+const svgsOf = (outputs, cellId) => dataOf(outputs, cellId, 'text/html').map(text).filter((h) => h.startsWith('<svg'));
+
+/** Execute one notebook of this folder into a temp dir and return the executed notebook and its outputs. */
+function execute(name, env = {}, timeout = 300_000) {
+  const outDir = tmp('lethe-nb-out-');
+  const started = Date.now();
+  const run = runNotebooks(['--output-dir', outDir, name], env, timeout);
+  assert.equal(run.status, 0, run.output);
+  const nb = JSON.parse(fs.readFileSync(path.join(outDir, `${name}.out.ipynb`), 'utf8'));
+  assert.equal(nb.metadata.kernelspec.name, 'tslab');
+  const outputs = outputsOf(nb);
+  assertNoErrors(outputs);
+  return { nb, outputs, seconds: (Date.now() - started) / 1000 };
+}
+
+// 02 trains on a 2,000-image CIFAR-10 subset: minutes, and CIFAR-10 in LETHE_DATA (downloaded on first use).
+test('02-your-own-unlearner registers a new method, runs it with finetune, amun and retrain, and charts them', { timeout: 900_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const { outputs, seconds } = execute('02-your-own-unlearner', {}, 900_000);
+  t.diagnostic(`02-your-own-unlearner executed in ${seconds.toFixed(0)} s`);
+  const methods = ['retrain', 'finetune', 'amun', 'confuse-forget'];
+
+  assert.match(stdoutOf(outputs, 'register'), /^registered; \d+ unlearners known: .*, confuse-forget\n$/);
+  // the config cell prints the hyper-parameters with the schema's defaults filled in
+  assert.match(stdoutOf(outputs, 'config'), /^confuse-forget +\{"epochs":2,"lr":0\.01,"momentum":0\.9,"weightDecay":0\.0005,"batchSize":64,"forgetBatchSize":32,"forgetWeight":1\}$/m);
+
+  // visible progress: the original and gold models' epochs and the new method's own epochs, as the run goes
+  const log = stdoutOf(outputs, 'run');
+  assert.match(log, /original model \(seed 0\): epoch 6\/6 /);
+  assert.match(log, /gold model \(retrain\): epoch 6\/6 /);
+  assert.match(log, /amun-adversarial-set: adversarial examples 200\/200/);
+  assert.match(log, /^\[ *\d+ s\] +confuse-forget: epoch 1\/2 +loss [\d.]+/m);
+  assert.match(log, /^\[ *\d+ s\] +confuse-forget: epoch 2\/2 +loss [\d.]+/m);
+  assert.match(log, /\n4 result files in \d+ s \(backend: \w+/);
+
+  // the leaderboard table: one row per method
+  const tables = dataOf(outputs, 'table', 'text/html').map(text).filter((h) => h.includes('<table'));
+  assert.equal(tables.length, 1);
+  const body = tables[0].match(/<tbody>([\s\S]*)<\/tbody>/)[1];
+  assert.equal((body.match(/<tr\b/g) ?? []).length, methods.length);
+  for (const m of methods) assert.ok(body.includes(`>${m}`), m);
+
+  // the text table: each method's Avg Gap, which the chart must plot
+  const printed = stdoutOf(outputs, 'table');
+  const gapOf = new Map(
+    methods.map((m) => {
+      const row = printed.split('\n').find((l) => l.startsWith(`${m} `));
+      assert.ok(row, `text table row of ${m}`);
+      return [m, Number(row.trim().split(/\s+/)[8])];
+    }),
+  );
+  assert.equal(gapOf.get('retrain'), 0);
+
+  // both charts, live and as SVG: UA/RA/TA per method, and Avg Gap per method matching the table
+  const specs = dataOf(outputs, 'charts', VEGA_LITE_MIME);
+  assert.equal(specs.length, 2);
+  const [accuracy, gap] = specs;
+  assert.equal(accuracy.title.text, 'Accuracy per method');
+  assert.deepEqual(new Set(accuracy.data.values.map((v) => `${v.method}/${v.metric}`)), new Set(methods.flatMap((m) => ['UA', 'RA', 'TA'].map((k) => `${m}/${k}`))));
+  assert.match(gap.title.subtitle, /averaged over UA, RA, TA;/);
+  assert.equal(gap.data.values.length, methods.length);
+  for (const v of gap.data.values) assert.ok(Math.abs(v.avgGap - gapOf.get(v.method)) < 0.006, `${v.method}: chart ${v.avgGap}, table ${gapOf.get(v.method)}`);
+  const svgs = svgsOf(outputs, 'charts');
+  assert.equal(svgs.length, 2);
+  const bars = svgs[1].match(/<g class="mark-rect role-mark[^"]*"[^>]*>.*?<\/g>/s);
+  assert.equal((bars[0].match(/<path\b/g) ?? []).length, methods.length);
+
+  // the temporary directory is gone
+  const removed = stdoutOf(outputs, 'cleanup').match(/^removed (.*)\n$/)[1];
+  assert.equal(fs.existsSync(removed), false);
 });
 
 test('--in-place writes the executed notebook, outputs included, over its source; a failing one is left as it was', { timeout: 300_000 }, (t) => {
