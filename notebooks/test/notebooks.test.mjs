@@ -257,6 +257,51 @@ test('02-your-own-unlearner registers a new method, runs it with finetune, amun 
   assert.equal(fs.existsSync(removed), false);
 });
 
+test('04-perturbation runs Top-K and Random-k at four shares and plots FR, MRR and the SPD-GAN degree against k', { timeout: 900_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const { outputs, seconds } = execute('04-perturbation', {}, 900_000);
+  t.diagnostic(`04-perturbation executed in ${seconds.toFixed(0)} s`);
+  const shares = [0.001, 0.01, 0.05, 0.1];
+
+  // each method perturbed round(k x total) entries, once for the original and once for the SPD original
+  const log = stdoutOf(outputs, 'run');
+  const total = Number(log.match(/perturbed \d+ of (\d+) parameter entries/)[1]);
+  for (const method of ['topk-perturbation', 'randomk-perturbation']) {
+    for (const k of shares) {
+      const lines = log.split('\n').filter((l) => l.includes(`${method}: perturbed ${Math.round(k * total)} of ${total} parameter entries (k = ${k},`));
+      assert.equal(lines.length, 2, `${method} at k = ${k}`);
+    }
+  }
+  assert.match(log, /\n9 result files in \d+ s/);
+
+  // the table: one row per share and the retrained model's targets
+  const [table] = dataOf(outputs, 'table', 'text/markdown').map(text);
+  const rows = table.split('\n').filter((l) => /^\| [\d.]+% \|/.test(l));
+  assert.deepEqual(rows.map((l) => l.split('|')[1].trim()), ['0.1%', '1%', '5%', '10%']);
+  assert.match(table, /\| retrained model \(target\) \| -?\d\.\d{3} \| \| \d\.\d{3} \| \| -?\d+\.\d\d \|/);
+  assert.match(stdoutOf(outputs, 'table'), /SPD original minus retrained model, accuracy: -?[\d.]+ points on G\(D_f\), -?[\d.]+ on the clean D_f/);
+
+  // FR and MRR curves: a point per method and share in each panel, and the retrained model's rule
+  const [rates] = dataOf(outputs, 'chart-rates', VEGA_LITE_MIME);
+  assert.deepEqual(rates.hconcat.map((p) => p.title), ['FR (forgetting rate)', 'MRR (memory retention rate)']);
+  for (const panel of rates.hconcat) {
+    const points = panel.layer[0].data.values;
+    assert.equal(points.length, 8);
+    assert.deepEqual(new Set(points.map((p) => `${p.method}@${p.k}`)), new Set(['Top-K', 'Random-k'].flatMap((m) => shares.map((k) => `${m}@${k * 100}`))));
+    for (const p of points) assert.ok(Number.isFinite(p.value) && p.value <= 1.5, `${panel.title} ${p.method} ${p.k}: ${p.value}`);
+    assert.equal(panel.layer[1].mark.type, 'rule');
+  }
+  const [spd] = dataOf(outputs, 'chart-spd', VEGA_LITE_MIME);
+  assert.equal(spd.title.text, 'SPD-GAN unlearning degree');
+  for (const panel of spd.hconcat) assert.equal(panel.layer[0].data.values.length, 8);
+  assert.equal(svgsOf(outputs, 'chart-rates').length, 1);
+  assert.equal(svgsOf(outputs, 'chart-spd').length, 1);
+
+  // the published perturbation results, read from leaderboard/results
+  const [files] = dataOf(outputs, 'files', 'text/markdown').map(text);
+  assert.match(files, /\| methods-small \| Top-K \| 1% \| 1 \| [\d.]+ \| [\d.]+ \|/);
+});
+
 test('--in-place writes the executed notebook, outputs included, over its source; a failing one is left as it was', { timeout: 300_000 }, (t) => {
   if (!jupyterOrSkip(t)) return;
   const dir = tmp('lethe-nb-inplace-');
