@@ -44,22 +44,26 @@ function runNotebooks(args, env = {}, timeout = 300_000) {
 
 const METHODS = ['retrain', 'finetune', 'grad-ascent'];
 
+const GOLD = { UA: 90, RA: 99, TA: 91 };
+
 /**
  * Minimal made-up result files in the harness's schema: every method on two seeds. finetune's UA lands 5 points
  * above retrain's in one run and 5 below in the other (RA and TA 1 below in both): each run's own Avg Gap is
  * (5 + 1 + 1)/3 = 7/3, the gap of the means (0 + 1 + 1)/3 = 2/3.
  */
-function writeFixtureResults() {
+function writeFixtureResults(
+  benchmark = 'fixture-bench',
+  made = { retrain: [GOLD, GOLD], finetune: [{ UA: 95, RA: 98, TA: 90 }, { UA: 85, RA: 98, TA: 90 }], 'grad-ascent': [{ UA: 70, RA: 90, TA: 84 }, { UA: 70, RA: 90, TA: 84 }] },
+) {
   const dir = tmp('lethe-nb-results-');
-  const gold = { UA: 90, RA: 99, TA: 91 };
-  const made = { retrain: [gold, gold], finetune: [{ UA: 95, RA: 98, TA: 90 }, { UA: 85, RA: 98, TA: 90 }], 'grad-ascent': [{ UA: 70, RA: 90, TA: 84 }, { UA: 70, RA: 90, TA: 84 }] };
-  for (const method of METHODS) {
+  const gold = GOLD;
+  for (const method of Object.keys(made)) {
     for (const seed of [0, 1]) {
       const m = made[method][seed];
       const avgGap = (Math.abs(m.UA - gold.UA) + Math.abs(m.RA - gold.RA) + Math.abs(m.TA - gold.TA)) / 3;
       const result = {
         schema: 'lethe.result/v1',
-        benchmark: 'fixture-bench',
+        benchmark,
         cellHash: `fixture-${method}-${seed}`,
         cell: { method, setting: 'retain', forgetSet: 'random-10pct', seed, hyperParameters: {} },
         metrics: { ...m, avgGap, avgGapOver: ['UA', 'RA', 'TA'] },
@@ -300,6 +304,69 @@ test('04-perturbation runs Top-K and Random-k at four shares and plots FR, MRR a
   // the published perturbation results, read from leaderboard/results
   const [files] = dataOf(outputs, 'files', 'text/markdown').map(text);
   assert.match(files, /\| methods-small \| Top-K \| 1% \| 1 \| [\d.]+ \| [\d.]+ \|/);
+});
+
+const PLANNED_RUNS = 3; // benchmarks/cifar10-cpu.json: 3 original models x 1 forget-set draw x 1 unlearning run
+
+test('05-reproduction reports the published cifar10-cpu results as they are: runs per method, the table, the charts and the ranks', { timeout: 300_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const dir = path.resolve(notebooksDir, '..', 'leaderboard', 'results', 'cifar10-cpu');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const { outputs } = execute('05-reproduction', { LETHE_RESULTS: '' });
+
+  assert.match(stdoutOf(outputs, 'load'), new RegExp(`^${files.length} cifar10-cpu result files in `));
+  // runs per method: as many as the method's files
+  const [progress] = dataOf(outputs, 'progress', 'text/markdown').map(text);
+  const methods = JSON.parse(fs.readFileSync(path.resolve(notebooksDir, '..', 'benchmarks', 'cifar10-cpu.json'), 'utf8')).methods.map((m) => m.label ?? m.name);
+  for (const m of methods) {
+    const runs = files.filter((f) => f.startsWith(`${m}.`)).length;
+    assert.match(progress, new RegExp(`^\\| ${m} \\| ${runs} of ${PLANNED_RUNS} \\|`, 'm'));
+  }
+  assert.match(progress, new RegExp(`of ${methods.length * PLANNED_RUNS} result files`));
+
+  const [table] = dataOf(outputs, 'table', 'text/markdown').map(text);
+  for (const m of methods.filter((m) => files.some((f) => f.startsWith(`${m}.`)))) assert.match(table, new RegExp(`^\\| ${m} \\| \\d+ \\|`, 'm'));
+  assert.ok(dataOf(outputs, 'charts', VEGA_LITE_MIME).length >= 2);
+  assert.equal(svgsOf(outputs, 'charts').length, dataOf(outputs, 'charts', VEGA_LITE_MIME).length);
+  const [ranks] = dataOf(outputs, 'rank', 'text/markdown').map(text);
+  assert.match(ranks, /Kendall's tau-b between the two orders: -?\d\.\d\d over \d+ methods|a ranking needs 2/);
+});
+
+test('05-reproduction shows intervals, partial runs and the rank against AMUN Table 1 on made-up results', { timeout: 300_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  // MADE-UP numbers (two runs per method), not measurements. Gaps of the means: amun 1/3, finetune 2/3,
+  // random-label 2; AMUN's Table 1 orders them amun (0.62), random-label (1.74), finetune (2.06): tau-b = 1/3.
+  const results = writeFixtureResults('cifar10-cpu', {
+    retrain: [GOLD, GOLD],
+    amun: [{ UA: 91, RA: 98, TA: 91 }, { UA: 89, RA: 98, TA: 91 }],
+    finetune: [{ UA: 95, RA: 98, TA: 90 }, { UA: 85, RA: 98, TA: 90 }],
+    'random-label': [{ UA: 87, RA: 98, TA: 90 }, { UA: 85, RA: 98, TA: 90 }],
+  });
+  const { outputs } = execute('05-reproduction', { LETHE_RESULTS: results });
+
+  const [progress] = dataOf(outputs, 'progress', 'text/markdown').map(text);
+  assert.match(progress, /^\*\*Partial\*\*: 0 of 14 methods have all 3 runs; 8 of 42 result files\./);
+  assert.match(progress, /^\| finetune \| 2 of 3 \| 0, 1 \|$/m);
+  assert.match(progress, /^\| tmu \| 0 of 3 \| - \|$/m);
+
+  const [table] = dataOf(outputs, 'table', 'text/markdown').map(text);
+  assert.match(table, /^\| finetune \| 2 \| 90\.00 ± 63\.53 \| 98\.00 ± 0\.00 \| 90\.00 ± 0\.00 \|/m);
+
+  // error bars: the accuracy chart carries each method's 95% interval
+  const accuracy = dataOf(outputs, 'charts', VEGA_LITE_MIME).find((s) => s.title.text === 'Accuracy per method');
+  const finetuneUA = accuracy.data.values.find((v) => v.method === 'finetune' && v.metric === 'UA');
+  // mean 90, half-width t(0.975, 1 df) x 5 = 63.53
+  assert.ok(Math.abs(finetuneUA.low - 26.469) < 0.001 && Math.abs(finetuneUA.high - 153.531) < 0.001, `${finetuneUA.low}..${finetuneUA.high}`);
+  assert.match(accuracy.title.subtitle, /error bars: 95% interval of the mean over the runs/);
+
+  const [ranks] = dataOf(outputs, 'rank', 'text/markdown').map(text);
+  assert.match(ranks, /^\| AMUN \(amun\) \| 0\.62 \| 1 \| 0\.33 \| 1 \|$/m);
+  assert.match(ranks, /^\| RL \(random-label\) \| 1\.74 \| 2 \| 2\.00 \| 3 \|$/m);
+  assert.match(ranks, /^\| FT \(finetune\) \| 2\.06 \| 3 \| 0\.67 \| 2 \|$/m);
+  assert.match(ranks, /Kendall's tau-b between the two orders: 0\.33 over 3 methods \(no results yet: GA, BS, l1-sparse, SalUn, AMUN\+SalUn\)/);
+  const [rankChart] = dataOf(outputs, 'rank', VEGA_LITE_MIME);
+  assert.equal(rankChart.data.values.length, 6);
+  assert.equal(svgsOf(outputs, 'rank').length, 1);
 });
 
 test('--in-place writes the executed notebook, outputs included, over its source; a failing one is left as it was', { timeout: 300_000 }, (t) => {
