@@ -383,3 +383,16 @@ test('--in-place writes the executed notebook, outputs included, over its source
   assert.equal(executed.cells[0].metadata.execution, undefined, 'no timestamps in committed notebooks');
   assert.equal(fs.readFileSync(bad, 'utf8'), badBefore);
 });
+
+test('the committed notebooks carry the outputs of a successful execution, charts included', () => {
+  for (const name of ['01-quickstart', '02-your-own-unlearner', '04-perturbation', '05-reproduction']) {
+    const nb = JSON.parse(fs.readFileSync(path.join(notebooksDir, `${name}.ipynb`), 'utf8'));
+    // tslab reports no execution counts: the outputs are the evidence of the execution
+    const outputs = outputsOf(nb);
+    assert.ok(outputs.length >= 4, `${name}: executed, with outputs`);
+    assertNoErrors(outputs);
+    const svgs = outputs.map((o) => text(o.data?.['text/html'])).filter((h) => h.startsWith('<svg'));
+    const specs = outputs.filter((o) => o.data?.[VEGA_LITE_MIME]);
+    assert.ok(svgs.length >= 2 && svgs.length === specs.length, `${name}: each chart live and as SVG (${specs.length} live, ${svgs.length} SVG)`);
+  }
+});
