@@ -27,5 +27,5 @@ export { exportCheckpoints, importCheckpoints, plannedModelKeys, checkpointProbl
 export { registerCellEvaluation, unregisterCellEvaluation, listCellEvaluations, cellEvaluationsFor, type CellEvaluation, type CellEvaluationInput, type CellEvaluationOutput } from './execute/evaluations.js';
 export { slurmStages, dependencyLevels, submitSlurm, jobFromList, queuedStages, type SlurmOptions, type SlurmStage, type SubmittedStage } from './execute/slurm.js';
 export { preflight, plannedCacheBytes, PreflightError, type PreflightOptions } from './execute/preflight.js';
-export { configOfResult, commitProblem, checkSubmission, submitResults, resultFilesUnder, SubmissionError, type ConfigOfResult, type SubmissionCheck, type SubmissionOptions, type SubmitOutcome } from './results/submission.js';
+export { configOfResult, benchmarkConfigsIn, commitProblem, checkSubmission, submitResults, resultFilesUnder, SubmissionError, type ConfigOfResult, type BenchmarkConfigFile, type SubmissionCheck, type SubmissionOptions, type SubmitOutcome } from './results/submission.js';
 export { verifyResult, compareResults, identityBlockers, commitNote, formatVerifyOutcome, DEFAULT_VERIFY_TOLERANCE, type VerifyOptions, type VerifyOutcome, type FieldComparison } from './execute/verify.js';

@@ -1,41 +1,19 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { seedsOf, type CellResult } from '@lethe/harness/results';
-import type { BenchmarkConfig } from '@lethe/harness';
+import type { BenchmarkConfig, BenchmarkConfigFile } from '@lethe/harness';
 import { aucLabel, efficacyLabel } from './labels.js';
 import type { LeaderboardRow } from './summarize.js';
 
-/** A benchmark config file and its hash, as the harness computes the `provenance.configHash` of its results. */
-export interface BenchmarkConfigFile {
-  /** absolute path */
-  file: string;
-  /** the config's `name` (the benchmark its results carry) */
-  name: string;
-  /** `contentHash` of the parsed config (`planBenchmark`'s configHash) */
-  hash: string;
-  config: BenchmarkConfig;
-}
+export type { BenchmarkConfigFile } from '@lethe/harness';
 
 /**
- * Every valid benchmark config directly in `dir` (search records and other JSON files are not configs and are left
- * out), each with its hash. The harness (which loads TensorFlow.js) is imported only here and only when called, so
- * the package stays light for notebooks. A missing folder gives none.
+ * Every valid benchmark config directly in `dir`, each with its hash (the harness's `benchmarkConfigsIn`, which
+ * `lethe submit` and `lethe verify` use too). The harness (which loads TensorFlow.js) is imported only here and only
+ * when called, so the package stays light for notebooks. A missing folder gives none.
  */
 export async function findBenchmarkConfigs(dir: string): Promise<BenchmarkConfigFile[]> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return [];
-  const { readBenchmarkConfig, contentHash } = await import('@lethe/harness');
-  const out: BenchmarkConfigFile[] = [];
-  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    const file = path.join(dir, name);
-    let config: BenchmarkConfig;
-    try {
-      config = readBenchmarkConfig(file);
-    } catch {
-      continue; // a search record (<config>.tuning.json) or another JSON file: not a config
-    }
-    out.push({ file, name: config.name, hash: contentHash(config), config });
-  }
-  return out;
+  const { benchmarkConfigsIn } = await import('@lethe/harness');
+  return benchmarkConfigsIn(dir);
 }
 
 /** The config a benchmark section links to, and whether it is the one its results were produced from. */

@@ -30,10 +30,22 @@ export class SubmissionError extends Error {
   override name = 'SubmissionError';
 }
 
-/** The `.json` benchmark configs of a folder (search records and other files are skipped), each with its hash. */
-function configsIn(dir: string): Array<{ file: string; config: BenchmarkConfig; hash: string }> {
-  if (!fs.existsSync(dir)) return [];
-  const out: Array<{ file: string; config: BenchmarkConfig; hash: string }> = [];
+/** A benchmark config file with its hash (`contentHash` of the parsed config: its results' `provenance.configHash`). */
+export interface BenchmarkConfigFile {
+  file: string;
+  /** the config's `name` (the benchmark its results carry) */
+  name: string;
+  hash: string;
+  config: BenchmarkConfig;
+}
+
+/**
+ * The benchmark configs directly in a folder, each with its hash, sorted by file name; search records and other JSON
+ * files are not configs and are left out; a missing folder gives none.
+ */
+export function benchmarkConfigsIn(dir: string): BenchmarkConfigFile[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return [];
+  const out: BenchmarkConfigFile[] = [];
   for (const name of fs.readdirSync(dir).sort()) {
     if (!name.endsWith('.json') || name.endsWith('.tuning.json')) continue;
     const file = path.join(dir, name);
@@ -43,7 +55,7 @@ function configsIn(dir: string): Array<{ file: string; config: BenchmarkConfig; 
     } catch {
       continue; // not a benchmark config (or a broken one, which no result can come from)
     }
-    out.push({ file, config, hash: contentHash(config) });
+    out.push({ file, name: config.name, hash: contentHash(config), config });
   }
   return out;
 }
@@ -56,7 +68,7 @@ function configsIn(dir: string): Array<{ file: string; config: BenchmarkConfig; 
  */
 export function configOfResult(result: CellResult, configDirs: readonly string[]): ConfigOfResult {
   const { configHash } = result.provenance;
-  const candidates = configDirs.flatMap(configsIn);
+  const candidates = configDirs.flatMap(benchmarkConfigsIn);
   const match = candidates.find((c) => c.hash === configHash && c.config.name === result.benchmark);
   if (!match) {
     const sameName = candidates.filter((c) => c.config.name === result.benchmark);
