@@ -47,3 +47,4 @@ export {
   type PageInput,
 } from './build.js';
 export type { TopLevelSpec } from 'vega-lite';
+export { rocCurves, rocChartSpec, rocAttacksIn, tprAt, type RocCurves, type RocModelCurve, type RocModelKind } from './roc.js';
