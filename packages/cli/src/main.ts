@@ -39,6 +39,7 @@ import {
   submitResults,
   verifyResult,
   formatVerifyOutcome,
+  formatJobTimes,
   type CheckpointCopy,
   type Shard,
   type Plan,
@@ -184,6 +185,7 @@ withSlurmOptions(program
     console.log(`\n${config.name} on ${summary.backend.name} (${summary.backend.packageName} ${summary.backend.version}); accuracies in %, Avg Gap in points vs retrain`);
     console.log(formatResultsTable(summary.results));
     console.log(`\nresults: ${path.join(summary.resultsDir, config.name)}  (${summary.results.length} cells, ${summary.reused} reused; ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    console.log(formatJobTimes(summary.jobTimes));
     if (summary.remaining > 0) {
       const why = [
         ...(summary.stoppedByTimeLimit ? ['the time limit stopped the run: run the same command again to continue'] : []),

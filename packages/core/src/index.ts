@@ -1,4 +1,5 @@
 export { trainLoop, crossEntropyLoss, TrainingStopped, type Batch, type LossFunction, type TrainLoopOptions, type TrainProgress, type TrainReport, type TrainCheckpointer, type TrainCheckpointState } from './training/loop.js';
+export { variableGradsReleasing } from './training/grads.js';
 export { Sgd, type SgdConfig } from './training/sgd.js';
 export { learningRateAt, type LrSchedule } from './training/schedule.js';
 export { crossEntropy, perSampleCrossEntropy } from './training/loss.js';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lethe/runtime';
 import { Model, type ModelSpec } from '@lethe/models';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { Sgd, learningRateAt, crossEntropy, trainLoop, epochBatches, trainFromScratch, TrainingStopped, type TrainingRecipe, type TrainCheckpointer, type TrainCheckpointState } from './index.js';
+import { Sgd, learningRateAt, crossEntropy, trainLoop, epochBatches, trainFromScratch, TrainingStopped, variableGradsReleasing, type TrainingRecipe, type TrainCheckpointer, type TrainCheckpointState } from './index.js';
 
 // wasm: the cpu backend trains even 8x8 images at a few images per second. Expected values here are
 // computed by hand, not by a backend. initBackend also registers tfjs's gradient functions.
@@ -162,5 +162,40 @@ test('live tensor count is flat across 20 training steps', async () => {
   assert.ok(counts.length >= 20);
   // after the first step (which creates the momentum buffers) the count must not move
   assert.ok(counts.slice(1).every((c) => c === counts[1]), `counts ${counts.join(',')}`);
+  model.dispose();
+});
+
+test('variableGradsReleasing: the same loss and gradients as tf.variableGrads, no tensor left behind, a lower backward peak', async () => {
+  // a residual network with batch norm (tfjs gradients that save inputs, outputs and several tensors per node)
+  const model = Model.create({ arch: 'resnet18', width: 0.125, numClasses: 10, inputShape: [16, 16, 3] }, 4);
+  const variables = [...model.params.values()];
+  const ds = syntheticImageDataset({ count: 8, numClasses: 10, height: 16, width: 16, channels: 3, seed: 9 });
+  const [batch] = [...epochBatches(ds, Int32Array.from({ length: 8 }, (_, i) => i), { batchSize: 8, seed: 1, augment: false })(0)];
+  const loss = (): tf.Scalar => crossEntropy(model.logits(batch!.x, { training: true }), batch!.y);
+
+  /** the loss, the gradients, and the most bytes held at the start of any backward node */
+  const run = (release: boolean | 'tfjs') => {
+    const before = tf.memory().numTensors;
+    let peak = 0;
+    const onBackwardNode = (): void => void (peak = Math.max(peak, tf.memory().numBytes));
+    const { value, grads } = release === 'tfjs' ? tf.variableGrads(loss, variables) : variableGradsReleasing(loss, variables, { release, onBackwardNode });
+    const out = { value: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync().slice()])), peak };
+    const made = 1 + Object.keys(grads).length;
+    tf.dispose([value, ...Object.values(grads)]);
+    return { ...out, leaked: tf.memory().numTensors - before, made };
+  };
+  const reference = run('tfjs');
+  const kept = run(false);
+  const released = run(true);
+  assert.equal(reference.leaked, 0);
+  for (const r of [kept, released]) {
+    assert.equal(r.leaked, 0, 'every tensor the step made is disposed with its result');
+    assert.equal(r.value, reference.value);
+    assert.deepEqual(Object.keys(r.grads).sort(), Object.keys(reference.grads).sort());
+    for (const [name, g] of Object.entries(reference.grads)) assert.deepEqual(r.grads[name], g, `gradient of ${name}: bit-identical`);
+  }
+  assert.ok(released.peak < 0.75 * kept.peak, `backward peak ${released.peak} B released vs ${kept.peak} B kept`);
+  batch!.x.dispose();
+  batch!.y.dispose();
   model.dispose();
 });

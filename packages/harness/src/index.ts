@@ -9,7 +9,7 @@ export { loadBenchmarkData, prepareData, drawForgetSet, type BenchmarkData, type
 export { openGroup, ensureOriginal, ensureGold, type OpenGroup, type RunContext, type ModelEvaluation } from './prepare/group.js';
 export { tuneBenchmark, searchCandidates, searchPlan, plannedCandidates, choose, type TuneOptions, type TuneSummary } from './execute/tune.js';
 export { readTuningRecord, writeTuningRecord, updateTuningRecord, tuningFileFor, chosenHyperParameters, searchEntryId, TUNING_SCHEMA, type TuningRecord, type MethodSearch, type TuningCandidate, type HyperParameterSource } from './plan/tuning-record.js';
-export { runBenchmark, defaultCacheDir, GAP_METRICS, gapMetricsFor, type RunOptions, type RunSummary, type CellFailure } from './execute/run.js';
+export { runBenchmark, defaultCacheDir, formatJobTimes, GAP_METRICS, gapMetricsFor, type JobTime, type RunOptions, type RunSummary, type CellFailure } from './execute/run.js';
 export { cellStatus, resultFilePath, readExistingResult } from './results/result-files.js';
 export { formatResultsTable } from './report/table.js';
 export { contentHash, stableStringify } from './config/hash.js';

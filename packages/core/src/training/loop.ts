@@ -3,6 +3,13 @@ import type { Model } from '@lethe/models';
 import { Sgd, type SgdConfig } from './sgd.js';
 import { learningRateAt, type LrSchedule } from './schedule.js';
 import { crossEntropy } from './loss.js';
+import { variableGradsReleasing } from './grads.js';
+
+/**
+ * Free each activation and intermediate gradient as the backward pass moves past it (grads.ts): the same numbers,
+ * a lower peak. LETHE_RELEASE_DURING_BACKWARD=0 turns it off (to compare, in `pnpm bench:perf`).
+ */
+const RELEASE_DURING_BACKWARD = typeof process === 'undefined' || process.env['LETHE_RELEASE_DURING_BACKWARD'] !== '0';
 
 /** A training batch: images, labels, and whatever else a method's loss needs (the loop disposes them all). */
 export interface Batch {
@@ -125,7 +132,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainReport>
       let batchesInEpoch = 0;
       for (const batch of options.batches(epoch)) {
         try {
-          const { value, grads } = tf.variableGrads(() => (batch.loss ?? loss)(model, batch), variables);
+          const { value, grads } = variableGradsReleasing(() => (batch.loss ?? loss)(model, batch), variables, { release: RELEASE_DURING_BACKWARD });
           const byName = new Map<string, tf.Tensor>();
           for (const [id, g] of Object.entries(grads)) byName.set(nameOf.get(id)!, g);
           sgd.step(params, byName, lr, options.gradientMask);

@@ -7,7 +7,7 @@ import test from 'node:test';
 import { z } from 'zod';
 import { registerUnlearner } from '@lethe/core';
 import { syntheticImageDataset } from '@lethe/datasets';
-import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, loadResults, resultFilePath, seedsOf, type BenchmarkData } from '../index.js';
+import { parseBenchmarkConfig, runBenchmark, drawForgetSet, formatResultsTable, formatJobTimes, loadResults, resultFilePath, seedsOf, type BenchmarkData } from '../index.js';
 
 const config = parseBenchmarkConfig({
   name: 'e2e',
@@ -76,11 +76,20 @@ test('a run writes one result per cell, reuses them on a re-run, and caches its 
   assert.ok(Math.abs(forgetHits - Math.round(forgetHits)) < 1e-9, `UA ${finetune!.metrics.UA} is not k/24`);
   assert.equal(loadResults(options.resultsDir).length, 2);
   assert.equal(fs.readdirSync(path.join(options.resultsDir, 'e2e')).filter((f) => f.includes('.tmp-')).length, 0);
+  // the run's time by job kind: one original, one gold, two cells whose unlearning is part of their time
+  assert.deepEqual(first.jobTimes.map((t) => [t.kind, t.jobs]), [['original', 1], ['gold', 1], ['cell', 2]]);
+  const cells = first.jobTimes.find((t) => t.kind === 'cell')!;
+  // retrain's cell reuses the gold model (its recorded time is the gold training's): only finetune unlearns here
+  assert.ok(Math.abs(cells.unlearnSeconds! - finetune!.timing.unlearnSeconds) < 1e-9);
+  assert.ok(cells.seconds >= cells.unlearnSeconds!);
+  assert.match(formatJobTimes(first.jobTimes), /^time by job kind: original 1 job [\d.]+ s; gold 1 job [\d.]+ s; cell 2 jobs [\d.]+ s \(unlearning [\d.]+ s\); total [\d.]+ s$/);
 
   // re-run: nothing trained, nothing recomputed
   const second = await runBenchmark(config, options);
   assert.equal(second.reused, 2);
   assert.deepEqual(second.trained, []);
+  assert.deepEqual(second.jobTimes, []);
+  assert.equal(formatJobTimes(second.jobTimes), 'time by job kind: no job ran');
   assert.deepEqual(second.results.map((r) => r.provenance.createdAt), first.results.map((r) => r.provenance.createdAt));
 
   // one more method on a finished run: the cached original and gold models are loaded, none trained

@@ -9,7 +9,7 @@ import { formatResultProblem, type CellResult } from '../results/results.js';
 import { writeJsonAtomic } from '../prepare/cache.js';
 import type { BenchmarkData } from '../prepare/data.js';
 import { TimeBudget } from './budget.js';
-import { groupArtefacts, jobGraph, type Job } from '../plan/jobs.js';
+import { groupArtefacts, jobGraph, type Job, type JobKind } from '../plan/jobs.js';
 import { executeJobs, fileClaims, type Shard } from './executor.js';
 import { JobRunner, jobKey, type CellFailure } from './job-runner.js';
 import { jobDone } from './estimate.js';
@@ -66,6 +66,27 @@ export interface RunSummary {
   awaitingSearch: number;
   /** the time limit stopped the run before everything was done */
   stoppedByTimeLimit: boolean;
+  /**
+   * wall time of the jobs this process ran, by kind (models trained or loaded from the cache, artefacts, cells: a
+   * cell's time includes its evaluation; `unlearnSeconds` is the unlearning alone), in the order kinds first ran
+   */
+  jobTimes: JobTime[];
+}
+
+/** Wall time of one kind of job in a run (see RunSummary.jobTimes). */
+export interface JobTime {
+  kind: JobKind;
+  jobs: number;
+  seconds: number;
+  /** cells only: the unlearners' own time (result timing.unlearnSeconds; retrain's is the gold job's), the rest being evaluation */
+  unlearnSeconds?: number;
+}
+
+/** One line per kind: "original 1 job 61.2 s; gold 1 job 58.0 s; cell 14 jobs 512.3 s (unlearning 301.0 s)". */
+export function formatJobTimes(times: readonly JobTime[]): string {
+  const total = times.reduce((s, t) => s + t.seconds, 0);
+  const parts = times.map((t) => `${t.kind} ${t.jobs} job${t.jobs === 1 ? '' : 's'} ${t.seconds.toFixed(1)} s${t.unlearnSeconds !== undefined ? ` (unlearning ${t.unlearnSeconds.toFixed(1)} s)` : ''}`);
+  return `time by job kind: ${parts.join('; ') || 'no job ran'}${times.length > 1 ? `; total ${total.toFixed(1)} s` : ''}`;
 }
 
 export type { CellFailure } from './job-runner.js';
@@ -169,8 +190,19 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const written = new Set<string>();
 
   const runner = new JobRunner(plan, { cacheDir, log, interactive, backend, ...(options.data ? { data: options.data } : {}), ...(options.dataDir ? { dataDir: options.dataDir } : {}), trained, stopTraining: (seconds) => budget.stopsTraining(seconds) });
-  const runJob = async (job: Job): Promise<'done' | 'failed' | 'stopped'> => {
-    if (job.kind !== 'cell') return runner.run(job);
+  const jobTimes: JobTime[] = [];
+  const timed = async (job: Job, work: () => Promise<'done' | 'failed' | 'stopped'>): Promise<'done' | 'failed' | 'stopped'> => {
+    let entry = jobTimes.find((t) => t.kind === job.kind);
+    if (!entry) jobTimes.push((entry = { kind: job.kind, jobs: 0, seconds: 0, ...(job.kind === 'cell' ? { unlearnSeconds: 0 } : {}) }));
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      entry.jobs++;
+      entry.seconds += (performance.now() - started) / 1000;
+    }
+  };
+  const runCell = async (job: Job): Promise<'done' | 'failed' | 'stopped'> => {
     const outcome = await runner.cell(keyOf(job));
     if ('failure' in outcome) {
       failures.push(outcome.failure);
@@ -180,9 +212,12 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     writeJsonAtomic(file, outcome.result);
     written.add(outcome.cell.cellHash);
     results.push(outcome.result);
+    // retrain's cell reuses the gold model: its recorded time is the gold job's, not this cell's
+    if (outcome.result.cell.method !== 'retrain') jobTimes.find((t) => t.kind === 'cell')!.unlearnSeconds! += outcome.result.timing.unlearnSeconds;
     await options.onResult?.(file, outcome.result);
     return 'done';
   };
+  const runJob = (job: Job): Promise<'done' | 'failed' | 'stopped'> => timed(job, () => (job.kind === 'cell' ? runCell(job) : runner.run(job)));
 
   let stopped = false;
   try {
@@ -216,6 +251,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     remaining: plan.groups.reduce((n, g) => n + g.cells.length, 0) - results.length,
     awaitingSearch: status.awaitingSearch.length,
     stoppedByTimeLimit: stopped,
+    jobTimes,
   };
 }
 
