@@ -306,6 +306,68 @@ test('04-perturbation runs Top-K and Random-k at four shares and plots FR, MRR a
   assert.match(files, /\| methods-small \| Top-K \| 1% \| 1 \| [\d.]+ \| [\d.]+ \|/);
 });
 
+/**
+ * MADE-UP result files with rmia ROC curves (not measurements): finetune on two original models, amun on one; the
+ * gold and original curves repeat in every file of the same original model, as the harness writes them.
+ */
+function writeRocFixture() {
+  const dir = tmp('lethe-nb-roc-');
+  const fpr = [0, 0.1, 1, 10, 100];
+  const curve = (tpr) => ({ ftAuc: 50 + tpr[2], tprAt1Fpr: tpr[2], referenceModels: 4, mode: 'offline', signal: 'softmax', roc: { fpr, tpr } });
+  const mia = (tpr) => ({ attack: 'rmia', referenceModels: 4, ftAuc: 50 + tpr[2], tprAt1Fpr: tpr[2], efficacy: null, mode: 'offline', byAttack: { rmia: curve(tpr) } });
+  const runs = [
+    ['finetune', 0, [0, 0, 10, 50, 100]],
+    ['finetune', 1, [0, 2, 20, 70, 100]],
+    ['amun', 0, [0, 0.5, 1, 11, 100]],
+  ];
+  for (const [method, original, tpr] of runs) {
+    const gold = original === 0 ? [0, 0, 2, 12, 100] : [0, 0, 4, 14, 100];
+    const orig = original === 0 ? [0, 1, 8, 30, 100] : [0, 3, 10, 40, 100];
+    const result = JSON.parse(fs.readFileSync(path.join(writeFixtureResults('roc-fixture', { [method]: [GOLD, GOLD] }), `${method}-0.json`), 'utf8'));
+    result.cellHash = `fixture-${method}-${original}`;
+    result.cell.seeds = { original, forgetSet: 0, unlearning: 0 };
+    result.mia = mia(tpr);
+    result.gold = { ...result.gold, mia: mia(gold) };
+    result.original = { ...result.original, mia: mia(orig) };
+    fs.writeFileSync(path.join(dir, `${method}-${original}.json`), JSON.stringify(result));
+  }
+  return dir;
+}
+
+test('03-membership-inference draws log-log ROC curves of the original, gold and each method, with the attack setting named', { timeout: 300_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const { outputs } = execute('03-membership-inference', { LETHE_RESULTS: writeRocFixture() });
+  assert.match(stdoutOf(outputs, 'load'), /^3 result files in .*, 3 with ROC curves; attacks with curves: rmia\n$/);
+
+  const [table] = dataOf(outputs, 'table', 'text/markdown').map(text);
+  assert.match(table, /^\*\*rmia\*\* \(offline, K=4 reference models\), roc-fixture$/m);
+  // means worked by hand: gold counted once per original model, finetune over its two runs
+  assert.match(table, /^\| original \| 2 \| 59\.00 \| 2\.00 \| 9\.00 \| 35\.00 \|$/m);
+  assert.match(table, /^\| retrain \(gold\) \| 2 \| 53\.00 \| 0\.00 \| 3\.00 \| 13\.00 \|$/m);
+  assert.match(table, /^\| finetune \| 2 \| 65\.00 \| 1\.00 \| 15\.00 \| 60\.00 \|$/m);
+  // amun (|1 - 3| from gold at 1% FPR) sorts before finetune (|15 - 3|)
+  assert.ok(table.indexOf('| amun |') < table.indexOf('| finetune |'));
+
+  // all models, then original, gold and the seed papers' methods (amun): each live and as SVG
+  const specs = dataOf(outputs, 'charts', VEGA_LITE_MIME);
+  assert.equal(specs.length, 2);
+  for (const spec of specs) {
+    assert.match(spec.title.text, /^ROC of rmia \(offline, K=4 reference models\)/);
+    assert.equal(spec.layer[1].encoding.x.scale.type, 'log');
+    assert.equal(spec.layer[1].encoding.y.scale.type, 'log');
+  }
+  assert.deepEqual([...new Set(specs[0].layer[1].data.values.map((v) => v.model))].sort(), ['amun', 'finetune', 'original', 'retrain (gold)']);
+  assert.deepEqual([...new Set(specs[1].layer[1].data.values.map((v) => v.model))], ['original', 'retrain (gold)', 'amun']);
+  assert.equal(svgsOf(outputs, 'charts').length, 2);
+});
+
+test('03-membership-inference says what is missing when no result file has a ROC curve', { timeout: 300_000 }, (t) => {
+  if (!jupyterOrSkip(t)) return;
+  const run = runNotebooks(['03-membership-inference'], { LETHE_RESULTS: writeFixtureResults() });
+  assert.equal(run.status, 1, run.output);
+  assert.match(run.stderr, /no result file carries a ROC curve \(mia\.byAttack\.<attack>\.roc, written since 2026-12-07/);
+});
+
 const PLANNED_RUNS = 3; // benchmarks/cifar10-cpu.json: 3 original models x 1 forget-set draw x 1 unlearning run
 
 test('05-reproduction reports the published cifar10-cpu results as they are: runs per method, the table, the charts and the ranks', { timeout: 300_000 }, (t) => {
@@ -385,7 +447,7 @@ test('--in-place writes the executed notebook, outputs included, over its source
 });
 
 test('the committed notebooks carry the outputs of a successful execution, charts included', () => {
-  for (const name of ['01-quickstart', '02-your-own-unlearner', '04-perturbation', '05-reproduction']) {
+  for (const name of ['01-quickstart', '02-your-own-unlearner', '03-membership-inference', '04-perturbation', '05-reproduction']) {
     const nb = JSON.parse(fs.readFileSync(path.join(notebooksDir, `${name}.ipynb`), 'utf8'));
     // tslab reports no execution counts: the outputs are the evidence of the execution
     const outputs = outputsOf(nb);

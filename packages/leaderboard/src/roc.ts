@@ -133,7 +133,8 @@ export function rocChartSpec(set: RocCurves, options: { models?: readonly string
   const lowest = Math.min(...set.curves.flatMap((c) => c.fpr.filter((x) => x > 0)));
   const domain = [lowest, 100];
   const order = shown.map((c) => c.model);
-  const colorRange = shown.map((c, i) => BASELINE_COLORS[c.model] ?? METHOD_PALETTE[i % METHOD_PALETTE.length]!);
+  let methodIndex = 0;
+  const colorRange = shown.map((c) => BASELINE_COLORS[c.model] ?? METHOD_PALETTE[methodIndex++ % METHOD_PALETTE.length]!);
   const runs = [...new Set(shown.filter((c) => c.kind === 'method').map((c) => c.runs))];
   return {
     $schema: VEGA_LITE_SCHEMA,
@@ -158,7 +159,7 @@ export function rocChartSpec(set: RocCurves, options: { models?: readonly string
         encoding: {
           x: { field: 'fpr', type: 'quantitative', title: 'false-positive rate (%)', scale: { type: 'log', domain } },
           y: { field: 'tpr', type: 'quantitative', title: 'true-positive rate (%)', scale: { type: 'log', domain } },
-          color: { field: 'model', type: 'nominal', title: 'model', sort: order, scale: { domain: order, range: colorRange } },
+          color: { field: 'model', type: 'nominal', title: 'model', sort: order, scale: { domain: order, range: colorRange }, legend: { labelLimit: 240 } },
           strokeWidth: { condition: { test: "datum.kind !== 'method'", value: 3 }, value: 1.5 },
           tooltip: [
             { field: 'model', type: 'nominal' },
@@ -173,5 +174,5 @@ export function rocChartSpec(set: RocCurves, options: { models?: readonly string
   } as unknown as TopLevelSpec;
 }
 
-/** Tableau-like colours for methods (black and red are the original and the gold model). */
-const METHOD_PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#72b7b2', '#eeca3b', '#9d755d', '#bab0ac', '#ff9da6', '#79706e', '#d67195', '#439894', '#83bcb6', '#a87c9f'];
+/** Sixteen distinct colours for methods (black and red are the original and the gold model's). */
+const METHOD_PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#b279a2', '#72b7b2', '#eeca3b', '#9d755d', '#ff9da6', '#79706e', '#9ecae9', '#ffbf79', '#88d27a', '#d6a5c9', '#bab0ac', '#e7ba52', '#17becf'];
