@@ -199,3 +199,20 @@ test('variableGradsReleasing: the same loss and gradients as tf.variableGrads, n
   batch!.y.dispose();
   model.dispose();
 });
+
+test('variableGradsReleasing: a gradient that hands back its own output gradient is not freed under the next node', () => {
+  // customGrad whose gradient returns dy itself (the very tensor object): releasing that node's output gradient
+  // must not free the gradient the multiplication below it still needs
+  const passThrough = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: tf.relu(x), gradFunc: (dy: tf.Tensor) => [dy] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+  const v = tf.variable(tf.tensor1d([1, 2, 3]));
+  const before = tf.memory().numTensors;
+  const { value, grads } = variableGradsReleasing(() => tf.sum(passThrough(tf.mul(v, 3))) as tf.Scalar, [v]);
+  assert.equal(value.dataSync()[0], 18);
+  assert.deepEqual(Array.from(grads[v.name]!.dataSync()), [3, 3, 3]);
+  tf.dispose([value, ...Object.values(grads)]);
+  assert.equal(tf.memory().numTensors, before);
+  v.dispose();
+});

@@ -63,12 +63,13 @@ function wrapTape(tape: TapeNode[], release: boolean, onBackwardNode: (() => voi
       const thunks = gradient(dys);
       if (!release) return thunks;
       done = { node, dys: [...dys] };
-      const own = new Set<tf.Tensor>([...dys.filter((d): d is tf.Tensor => d !== null), ...(node.saved ?? [])]);
+      const saved = node.saved ?? [];
       const guarded: Record<string, () => tf.Tensor> = {};
-      for (const [name, thunk] of Object.entries(thunks)) {
+      for (const name in thunks) {
+        const thunk = thunks[name]!;
         guarded[name] = () => {
           const dx = thunk();
-          return own.has(dx) ? dx.clone() : dx;
+          return dys.includes(dx) || saved.includes(dx) ? dx.clone() : dx;
         };
       }
       return guarded;
