@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { trainLoop, type Batch } from '@lethe/core';
 import { Model, type ModelSpec } from '@lethe/models';
 import { Rng } from '@lethe/runtime';
+import { withSteadyMalloc } from './torch.js';
 
 /** The optimiser of every benchmark training step, as in torch_bench.py: SGD, momentum 0.9, weight decay 5e-4. */
 export const BENCH_SGD = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
@@ -105,7 +106,7 @@ export class LetheWorker {
 
   static async start(backend: string, model: string, batch: number, env: Record<string, string> = {}): Promise<LetheWorker> {
     const script = join(dirname(fileURLToPath(import.meta.url)), 'lethe-worker.js');
-    const child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...env } });
+    const child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: withSteadyMalloc({ ...process.env, ...env }) });
     const worker = new LetheWorker(child);
     try {
       const answer = await worker.request({ cmd: 'init', backend, model, batch });

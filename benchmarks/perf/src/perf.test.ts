@@ -8,7 +8,7 @@ import { MODEL_NAMES, defaultReps, modelSpec } from './cases.js';
 import { expandWasmThreads } from './backends.js';
 import { LetheRunner, LetheWorker, OUT_OF_MEMORY_HINT, explainError, lastErrorLine } from './lethe.js';
 import { imagesPerSecond, jsonReport, median, medianThroughput, ratio, textTable } from './stats.js';
-import { TorchServer, torchParameterCounts } from './torch.js';
+import { STEADY_MALLOC_ENV, TorchServer, torchParameterCounts, withSteadyMalloc } from './torch.js';
 
 test('median of odd and even counts, in any order', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -170,4 +170,11 @@ test('--wasm-threads measures wasm once per thread count, each in workers starte
   } finally {
     worker.close();
   }
+});
+
+test('both sides of the throughput measurement get the steady malloc settings, under any the user set', () => {
+  assert.deepEqual(withSteadyMalloc({ PATH: '/bin' }), { ...STEADY_MALLOC_ENV, PATH: '/bin' });
+  assert.equal(withSteadyMalloc({ MALLOC_MMAP_THRESHOLD_: '1024' }).MALLOC_MMAP_THRESHOLD_, '1024');
+  // far above an activation of the benchmark's largest model (ResNet-18 width 1 at batch 128: 32 MiB)
+  assert.ok(Number(STEADY_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_) >= 256 * 2 ** 20);
 });

@@ -14,7 +14,7 @@ import { defaultReps, type ModelName } from './cases.js';
 import { LetheWorker, lastErrorLine } from './lethe.js';
 import { commandLine, loadAverage, machineInfo, type MachineInfo } from './machine.js';
 import { formatNumber, jsonReport, mebibytes, medianThroughput, modelReport, textTable, type ModelThroughput } from './stats.js';
-import { TorchServer, torchTrainingPeakRss } from './torch.js';
+import { STEADY_MALLOC_ENV, TorchServer, torchTrainingPeakRss, withSteadyMalloc } from './torch.js';
 
 interface Rep {
   images: number;
@@ -253,6 +253,8 @@ function markdownReport(args: {
   out.push(`- command: \`${args.command}\``);
   out.push(`- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
   out.push(`- software: Node ${machine.node}, @tensorflow/tfjs-core ${machine.tfjsCore}, PyTorch ${args.torchVersion ?? 'not available'}`);
+  const malloc = Object.keys(STEADY_MALLOC_ENV).map((k) => `${k}=${withSteadyMalloc(process.env)[k]}`).join(' ');
+  out.push(`- glibc malloc, both sides' throughput processes: ${malloc} (freed buffers stay in the process: see STEADY_MALLOC_ENV in torch.ts)`);
   out.push(`- 1-minute load average at start / end: ${args.loadAtStart} / ${loadAverage()} (${machine.cores} cores; the benchmark itself adds up to its thread count)`);
   for (const s of args.skipped) out.push(`- backend ${s.name} skipped: ${s.reason}`);
   if (args.torchNote) out.push(`- ${args.torchNote}`);

@@ -57,6 +57,26 @@ export function torchTrainingPeakRss(model: string, batch: number, steps: number
 }
 
 /**
+ * glibc malloc settings for both sides of the throughput measurement (the Lethe worker gets them too). By default
+ * glibc hands buffers above its mmap threshold back to the OS when they are freed and maps fresh, zeroed pages for
+ * the next ones; how high that threshold is depends on what the process freed before. Measured on 2026-12-07: a
+ * fresh torch_bench.py process trained the reference CNN at about 700 images/s for a minute on end, and at about
+ * 1600 once one ResNet-18 width 1 step had run in it (or with these settings from the start), so PyTorch's speed
+ * depended on the order of the models. A raised mmap threshold keeps freed buffers in the process for reuse, as a
+ * long-running training process ends up doing, and makes each side's rate independent of what ran before it.
+ * Values set by the user in the environment are kept.
+ */
+export const STEADY_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: String(512 * 2 ** 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 * 2 ** 30),
+};
+
+/** STEADY_MALLOC_ENV under the variables `env` already sets. */
+export function withSteadyMalloc(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...STEADY_MALLOC_ENV, ...env };
+}
+
+/**
  * A long-lived torch_bench.py --serve process: one JSON command per line, one JSON answer per line. Keeping it
  * alive lets the benchmark interleave PyTorch's repetitions with Lethe's in one run (so both share the machine's
  * noise) without paying Python's and torch's start-up for every repetition. While it computes, this process only
@@ -83,7 +103,7 @@ export class TorchServer {
   static async start(): Promise<TorchServer | { message: string }> {
     const python = torchPython();
     if (!existsSync(python)) return { message: torchMissingMessage(python, 'no such interpreter') };
-    const child = spawn(python, [TORCH_SCRIPT, '--serve'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, [TORCH_SCRIPT, '--serve'], { stdio: ['pipe', 'pipe', 'pipe'], env: withSteadyMalloc(process.env) });
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const stderr = { text: '' };
     child.stderr.on('data', (d: Buffer) => {
