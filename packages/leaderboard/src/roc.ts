@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import type { BaselineModelMetrics, CellResult, MiaResult } from '@lethe/harness/results';
+import { seedsOf, type CellResult, type MiaResult } from '@lethe/harness/results';
 import { VEGA_LITE_SCHEMA } from './charts.js';
 import { isRetrain } from './summarize.js';
 
@@ -89,23 +89,28 @@ export function rocCurves(results: readonly CellResult[], attack?: string): RocC
 
   const curves: RocModelCurve[] = [];
   // original and gold: once per original model x forget set (every file of those seeds repeats the same numbers)
-  const baselineKey = (r: CellResult): string => (r.cell.seeds ? `${r.cell.seeds.original}/${r.cell.seeds.forgetSet}/${r.cell.forgetSet}` : `${r.cell.seed}/${r.cell.forgetSet}`);
+  const baselineKey = (r: CellResult): string => {
+    const seeds = seedsOf(r);
+    return `${seeds.original}/${seeds.forgetSet}/${r.cell.forgetSet}`;
+  };
   for (const [kind, pick] of [
     ['original', (r: CellResult) => r.original],
     ['retrain (gold)', (r: CellResult) => r.gold],
   ] as const) {
     const byKey = new Map<string, AttackEntry>();
     for (const r of results) {
-      const entry = entryOf((pick(r) as BaselineModelMetrics).mia, chosen);
+      const entry = entryOf(pick(r).mia, chosen);
       if (entry?.roc && !byKey.has(baselineKey(r))) byKey.set(baselineKey(r), entry);
     }
     if (byKey.size > 0) curves.push(meanCurve(kind, kind, [...byKey.values()]));
   }
-  const labels = [...new Set(withCurve.filter((r) => !isRetrain(r.cell.method)).map((r) => r.cell.label ?? r.cell.method))];
-  for (const label of labels) {
-    const entries = withCurve.filter((r) => (r.cell.label ?? r.cell.method) === label).map((r) => entryOf(r.mia, chosen)!);
-    curves.push(meanCurve(label, 'method', entries));
+  const byMethod = new Map<string, AttackEntry[]>();
+  for (const r of withCurve) {
+    if (isRetrain(r.cell.method)) continue;
+    const label = r.cell.label ?? r.cell.method;
+    byMethod.set(label, [...(byMethod.get(label) ?? []), entryOf(r.mia, chosen)!]);
   }
+  for (const [label, entries] of byMethod) curves.push(meanCurve(label, 'method', entries));
   return { attack: chosen, mode: modes[0]!, referenceModels: ks[0]!, benchmark: benchmarks[0]!, curves };
 }
 

@@ -193,7 +193,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
   const jobTimes: JobTime[] = [];
   const timed = async (job: Job, work: () => Promise<'done' | 'failed' | 'stopped'>): Promise<'done' | 'failed' | 'stopped'> => {
     let entry = jobTimes.find((t) => t.kind === job.kind);
-    if (!entry) jobTimes.push((entry = { kind: job.kind, jobs: 0, seconds: 0, ...(job.kind === 'cell' ? { unlearnSeconds: 0 } : {}) }));
+    if (!entry) jobTimes.push((entry = { kind: job.kind, jobs: 0, seconds: 0 }));
     const started = performance.now();
     try {
       return await work();
@@ -212,8 +212,6 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     writeJsonAtomic(file, outcome.result);
     written.add(outcome.cell.cellHash);
     results.push(outcome.result);
-    // retrain's cell reuses the gold model: its recorded time is the gold job's, not this cell's
-    if (outcome.result.cell.method !== 'retrain') jobTimes.find((t) => t.kind === 'cell')!.unlearnSeconds! += outcome.result.timing.unlearnSeconds;
     await options.onResult?.(file, outcome.result);
     return 'done';
   };
@@ -236,6 +234,12 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions)
     stopped = outcome.stopped;
   } finally {
     runner.close();
+  }
+  // the unlearners' share of the cells' time, from the results this process wrote; retrain's cell reuses the gold
+  // model, so its recorded time is the gold job's, not the cell's
+  const cellTime = jobTimes.find((t) => t.kind === 'cell');
+  if (cellTime) {
+    cellTime.unlearnSeconds = results.filter((r) => written.has(r.cellHash) && r.cell.method !== 'retrain').reduce((s, r) => s + r.timing.unlearnSeconds, 0);
   }
   // results other shards wrote meanwhile count too
   const now = cellStatus(plan, options.resultsDir);
