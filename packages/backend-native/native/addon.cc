@@ -320,6 +320,55 @@ napi_value Chain(napi_env env, napi_callback_info info) {
   });
 }
 
+// batchNormTrain(x, gamma, beta, residual | null, eps, relu, R, C, y, mean, variance)
+napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    napi_value argv[11];
+    args(env, info, argv, 11);
+    auto x = f32(env, argv[0], "x"), gamma = f32(env, argv[1], "gamma"), beta = f32(env, argv[2], "beta");
+    auto res = f32(env, argv[3], "residual", true);
+    const float eps = static_cast<float>(number(env, argv[4], "epsilon"));
+    bool relu = false;
+    check(env, napi_get_value_bool(env, argv[5], &relu), "relu must be a boolean");
+    const int64_t R = static_cast<int64_t>(number(env, argv[6], "R")), C = static_cast<int64_t>(number(env, argv[7], "C"));
+    if (R <= 0 || C <= 0) throw JsError("batchNormTrain: R and C must be positive");
+    auto y = f32(env, argv[8], "y"), mean = f32(env, argv[9], "mean"), var = f32(env, argv[10], "variance");
+    need(x, R * C, "x"); need(y, R * C, "y"); need(gamma, C, "gamma"); need(beta, C, "beta"); need(mean, C, "mean"); need(var, C, "variance");
+    if (res.data) need(res, R * C, "residual");
+    lethe::batch_norm_train(x.data, gamma.data, beta.data, res.data, eps, relu, R, C, y.data, mean.data, var.data);
+    return undefined(env);
+  });
+}
+
+// batchNormTrainGrad(dy, x, y | null, gamma, mean, variance, dmean | null, dvar | null, eps, relu, R, C, dx, dgamma, dbeta,
+// dres | null)
+napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    napi_value argv[16];
+    args(env, info, argv, 15);
+    auto dy = f32(env, argv[0], "dy"), x = f32(env, argv[1], "x"), y = f32(env, argv[2], "y", true);
+    auto gamma = f32(env, argv[3], "gamma"), mean = f32(env, argv[4], "mean"), var = f32(env, argv[5], "variance");
+    auto dmean = f32(env, argv[6], "dmean", true), dvar = f32(env, argv[7], "dvar", true);
+    const float eps = static_cast<float>(number(env, argv[8], "epsilon"));
+    bool relu = false;
+    check(env, napi_get_value_bool(env, argv[9], &relu), "relu must be a boolean");
+    const int64_t R = static_cast<int64_t>(number(env, argv[10], "R")), C = static_cast<int64_t>(number(env, argv[11], "C"));
+    if (R <= 0 || C <= 0) throw JsError("batchNormTrainGrad: R and C must be positive");
+    auto dx = f32(env, argv[12], "dx"), dgamma = f32(env, argv[13], "dgamma"), dbeta = f32(env, argv[14], "dbeta");
+    auto dres = f32(env, argv[15], "dres", true);
+    need(dy, R * C, "dy"); need(x, R * C, "x"); need(dx, R * C, "dx");
+    need(gamma, C, "gamma"); need(mean, C, "mean"); need(var, C, "variance"); need(dgamma, C, "dgamma"); need(dbeta, C, "dbeta");
+    if (relu && !y.data) throw JsError("batchNormTrainGrad: relu needs y");
+    if (y.data) need(y, R * C, "y");
+    if (dmean.data) need(dmean, C, "dmean");
+    if (dvar.data) need(dvar, C, "dvar");
+    if (dres.data) need(dres, R * C, "dres");
+    lethe::batch_norm_train_grad(dy.data, x.data, y.data, gamma.data, mean.data, var.data, dmean.data, dvar.data, eps, relu, R, C,
+                                 dx.data, dgamma.data, dbeta.data, dres.data);
+    return undefined(env);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -333,6 +382,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool", nullptr, Pool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"chain", nullptr, Chain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrainGrad", nullptr, BatchNormTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

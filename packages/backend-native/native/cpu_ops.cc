@@ -641,3 +641,158 @@ void set_threads(int n) {
 int get_threads() { return omp_get_max_threads(); }
 
 }  // namespace lethe
+
+// ---- fused training-mode batch normalisation ----
+namespace lethe {
+namespace {
+// Per-channel vectors of a [R, C] array are tiled T times (T rows, at least kTile floats) so that the loops run over
+// T * C contiguous elements with one index, vectorised, also when C is small.
+constexpr int64_t kTile = 256;
+inline int64_t tile_rows(int64_t C) { return std::max<int64_t>(1, kTile / C); }
+std::vector<float> tiled(const float* v, int64_t C, int64_t T) {
+  std::vector<float> out(static_cast<size_t>(C * T));
+  for (int64_t t = 0; t < T; t++) std::memcpy(out.data() + t * C, v, sizeof(float) * C);
+  return out;
+}
+
+// Column sums of [R, C] operands: `tile(off, n, blk)` adds elements [off, off + n) (whole rows, n <= T * C) of each of
+// the K sums into blk (K blocks of T * C floats, block k at k * T * C). Rows are split over the threads in contiguous
+// ranges; each lane adds at most 64 values in float before its sum moves to a double accumulator (as reduce_impl);
+// the T lanes of a channel and the threads' partial sums are added in order: deterministic for a thread count.
+template <int K, class Tile>
+void column_sums(int64_t R, int64_t C, Tile tile, double* out) {
+  const int64_t T = tile_rows(C), L = T * C;
+  const int nt = threads_for(R * C);
+  std::vector<double> part(static_cast<size_t>(nt) * K * L, 0.0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t s, e;
+    const int t = omp_get_thread_num();
+    split(R, omp_get_num_threads(), t, s, e);
+    std::vector<float> blk(static_cast<size_t>(K * L));
+    double* acc = part.data() + static_cast<size_t>(t) * K * L;
+    for (int64_t r0 = s; r0 < e; r0 += 64 * T) {
+      std::fill(blk.begin(), blk.end(), 0.f);
+      const int64_t r1 = std::min(e, r0 + 64 * T);
+      for (int64_t r = r0; r < r1; r += T) tile(r * C, std::min(T, r1 - r) * C, blk.data());
+      for (int64_t i = 0; i < K * L; i++) acc[i] += blk[i];
+    }
+  }
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t c = 0; c < C; c++) {
+      double v = 0;
+      for (int t = 0; t < nt; t++)
+        for (int64_t j = 0; j < T; j++) v += part[static_cast<size_t>(t) * K * L + k * L + j * C + c];
+      out[k * C + c] = v;
+    }
+}
+
+// f(off, n) over [R, C] in tiles of T rows, split over the threads
+template <class F>
+void for_tiles(int64_t R, int64_t C, F f) {
+  const int64_t T = tile_rows(C), tiles = (R + T - 1) / T;
+  const int nt = threads_for(R * C);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t i = 0; i < tiles; i++) f(i * T * C, std::min(T, R - i * T) * C);
+}
+
+void sq_dev_into(float* __restrict__ o, const float* __restrict__ x, const float* __restrict__ m, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float d = x[i] - m[i];
+    o[i] += d * d;
+  }
+}
+void bn_apply(float* __restrict__ y, const float* __restrict__ x, const float* __restrict__ m, const float* __restrict__ s,
+              const float* __restrict__ b, const float* __restrict__ res, bool relu, int64_t n) {
+  if (res) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m[i]) * s[i] + b[i] + res[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m[i]) * s[i] + b[i];
+  }
+  if (relu)
+    for (int64_t i = 0; i < n; i++) {
+      const float v = y[i];
+      y[i] = v < 0.f ? 0.f : v;  // NaN stays NaN, as tfjs's relu
+    }
+}
+// g = mask ? (mask > 0 ? dy : 0) : dy; sg += g; sgx += g * ((x - m) * r); gout (if not null) = g
+void bn_grad_sums(float* __restrict__ sg, float* __restrict__ sgx, const float* __restrict__ dy, const float* __restrict__ x,
+                  const float* __restrict__ mask, const float* __restrict__ m, const float* __restrict__ r,
+                  float* __restrict__ gout, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float d = dy[i];
+    const float g = mask ? (mask[i] > 0.f ? d : 0.f) : d;
+    sg[i] += g;
+    sgx[i] += g * ((x[i] - m[i]) * r[i]);
+  }
+  if (gout)
+    for (int64_t i = 0; i < n; i++) gout[i] = mask ? (mask[i] > 0.f ? dy[i] : 0.f) : dy[i];
+}
+// dx = a g + (x - m) k + b, g = mask ? (mask > 0 ? dy : 0) : dy
+void bn_grad_apply(float* __restrict__ dx, const float* __restrict__ dy, const float* __restrict__ mask, const float* __restrict__ x,
+                   const float* __restrict__ m, const float* __restrict__ a, const float* __restrict__ k,
+                   const float* __restrict__ b, int64_t n) {
+  if (mask) {
+    for (int64_t i = 0; i < n; i++) {
+      const float g = mask[i] > 0.f ? dy[i] : 0.f;
+      dx[i] = a[i] * g + (x[i] - m[i]) * k[i] + b[i];
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) dx[i] = a[i] * dy[i] + (x[i] - m[i]) * k[i] + b[i];
+  }
+}
+}  // namespace
+
+void batch_norm_train(const float* x, const float* gamma, const float* beta, const float* residual, float eps, bool relu,
+                      int64_t R, int64_t C, float* y, float* mean, float* var) {
+  if (R <= 0 || C <= 0) throw std::runtime_error("batch_norm_train: empty input");
+  const int64_t T = tile_rows(C);
+  std::vector<double> sum(C);
+  column_sums<1>(R, C, [&](int64_t off, int64_t n, float* blk) { add_into(blk, x + off, n); }, sum.data());
+  for (int64_t c = 0; c < C; c++) mean[c] = static_cast<float>(sum[c] / static_cast<double>(R));
+  const std::vector<float> m = tiled(mean, C, T);
+  column_sums<1>(R, C, [&](int64_t off, int64_t n, float* blk) { sq_dev_into(blk, x + off, m.data(), n); }, sum.data());
+  std::vector<float> scale(C);
+  for (int64_t c = 0; c < C; c++) {
+    var[c] = static_cast<float>(sum[c] / static_cast<double>(R));
+    scale[c] = gamma[c] * (1.f / std::sqrt(var[c] + eps));
+  }
+  const std::vector<float> s = tiled(scale.data(), C, T), b = tiled(beta, C, T);
+  for_tiles(R, C, [&](int64_t off, int64_t n) {
+    bn_apply(y + off, x + off, m.data(), s.data(), b.data(), residual ? residual + off : nullptr, relu, n);
+  });
+}
+
+void batch_norm_train_grad(const float* dy, const float* x, const float* y, const float* gamma, const float* mean,
+                           const float* var, const float* dmean, const float* dvar, float eps, bool relu, int64_t R,
+                           int64_t C, float* dx, float* dgamma, float* dbeta, float* dres) {
+  if (R <= 0 || C <= 0) throw std::runtime_error("batch_norm_train_grad: empty input");
+  if (relu && !y) throw std::runtime_error("batch_norm_train_grad: relu needs the forward output y");
+  const int64_t T = tile_rows(C), L = T * C;
+  std::vector<float> rstd(C);
+  for (int64_t c = 0; c < C; c++) rstd[c] = 1.f / std::sqrt(var[c] + eps);
+  const std::vector<float> m = tiled(mean, C, T), r = tiled(rstd.data(), C, T);
+  const float* mask = relu ? y : nullptr;
+  std::vector<double> sums(2 * C);
+  column_sums<2>(R, C, [&](int64_t off, int64_t n, float* blk) {
+    bn_grad_sums(blk, blk + L, dy + off, x + off, mask ? mask + off : nullptr, m.data(), r.data(), dres ? dres + off : nullptr, n);
+  }, sums.data());
+  // dx = s g - s mean(g) - s xhat mean(g xhat) + dmean / R + 2 dvar (x - mean) / R with s = gamma rstd and
+  // xhat = (x - mean) rstd; per channel that is dx = a g + (x - mean) k + b
+  std::vector<float> a(C), k(C), b(C);
+  const double n = static_cast<double>(R);
+  for (int64_t c = 0; c < C; c++) {
+    dbeta[c] = static_cast<float>(sums[c]);
+    dgamma[c] = static_cast<float>(sums[C + c]);
+    const double s = static_cast<double>(gamma[c]) * rstd[c];
+    a[c] = static_cast<float>(s);
+    k[c] = static_cast<float>(-s * rstd[c] * sums[C + c] / n + (dvar ? 2.0 * dvar[c] / n : 0.0));
+    b[c] = static_cast<float>(-s * sums[c] / n + (dmean ? dmean[c] / n : 0.0));
+  }
+  const std::vector<float> ta = tiled(a.data(), C, T), tk = tiled(k.data(), C, T), tb = tiled(b.data(), C, T);
+  for_tiles(R, C, [&](int64_t off, int64_t cnt) {
+    bn_grad_apply(dx + off, dy + off, mask ? mask + off : nullptr, x + off, m.data(), ta.data(), tk.data(), tb.data(), cnt);
+  });
+}
+
+}  // namespace lethe

@@ -52,6 +52,19 @@ void avg_pool_grad(const int32_t* p, const float* dy, float* dx);
 // AddFull adds a second full-size array, `extra` (a residual connection), at most once per chain.
 enum class ChainOp { Add = 0, Sub, Mul, Div, RSub, RDiv, Relu, AddFull };
 void chain(const float* src, float* out, int64_t n, int64_t P, const int32_t* ops, int nops, const float* vecs, const float* extra);
+// Training-mode batch normalisation over the rows of x viewed as [R, C] (NHWC: R = N*H*W, C channels):
+// mean[c] and var[c] (biased) of column c, computed in two passes (float blocks, block sums in double), and
+// y = act((x - mean) * (gamma * rstd) + beta [+ residual]) with rstd = 1 / sqrt(var + eps) in float; act is ReLU or
+// none. residual may be null.
+void batch_norm_train(const float* x, const float* gamma, const float* beta, const float* residual, float eps, bool relu,
+                      int64_t R, int64_t C, float* y, float* mean, float* var);
+// Its gradient. g = relu ? dy * step(y) : dy (y, the forward output, is read only with relu); with xhat = (x - mean)
+// * rstd: dbeta = sum g, dgamma = sum g * xhat, dx = gamma rstd (g - mean(g) - xhat mean(g xhat)) + dmean / R +
+// 2 dvar (x - mean) / R (dmean, dvar: gradients reaching the mean and variance outputs; either may be null for
+// zero). dres, when not null, receives g (the residual input's gradient).
+void batch_norm_train_grad(const float* dy, const float* x, const float* y, const float* gamma, const float* mean,
+                           const float* var, const float* dmean, const float* dvar, float eps, bool relu, int64_t R,
+                           int64_t C, float* dx, float* dgamma, float* dbeta, float* dres);
 void set_threads(int n);
 int get_threads();
 

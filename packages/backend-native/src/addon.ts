@@ -31,6 +31,14 @@ export interface NativeAddon {
   pool(kind: 0 | 1 | 2 | 3, params: Int32Array, a: Float32Array, out: Float32Array, dy?: Float32Array): void;
   /** out[i] = ops applied in turn to src[i] with vecs[k * P + i mod P] (a deferred elementwise chain); extra: AddFull's operand */
   chain(src: Float32Array, out: Float32Array, n: number, P: number, ops: Int32Array, vecs: Float32Array, extra?: Float32Array): void;
+  /** training-mode batch norm over x viewed as [R, C]: y = act(normalised x * gamma + beta [+ residual]), batch mean and biased variance */
+  batchNormTrain(x: Float32Array, gamma: Float32Array, beta: Float32Array, residual: Float32Array | null, epsilon: number, relu: boolean, R: number, C: number, y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /** its gradient (y: the forward output, read with relu; dmean, dvar: gradients of the statistics; dres receives the residual's gradient) */
+  batchNormTrainGrad(
+    dy: Float32Array, x: Float32Array, y: Float32Array | null, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
+    dmean: Float32Array | null, dvar: Float32Array | null, epsilon: number, relu: boolean, R: number, C: number,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dres: Float32Array | null,
+  ): void;
 }
 
 /** What to do to get the native backend; the same advice the install step prints. */

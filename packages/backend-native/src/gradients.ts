@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type BatchNormTrainAttrs } from './kernels/batch-norm.js';
 import { RELU_GRAD, SQUARE_GRAD } from './kernels/elementwise.js';
 import { MUL_SUM, reductionView } from './kernels/reduce.js';
 import { NATIVE } from './kernels/util.js';
@@ -129,6 +130,39 @@ const fusedGradGradients: tf.GradConfig[] = [
   },
 ];
 
+/**
+ * The fused batch norm's gradient (kernels/batch-norm.ts): one kernel gives the gradients of x, gamma, beta and the
+ * residual at once, handed out by the thunks. Saved for it: x, gamma and the three
+ * outputs (y, whose sign is the ReLU's mask, and the statistics).
+ */
+const batchNormGradient: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy, dmean, dvar] = dys as tf.Tensor[];
+    const [x, gamma, y, mean, variance] = saved as tf.Tensor[];
+    const { epsilon, relu, residual } = attrs as unknown as BatchNormTrainAttrs;
+    // computed here, not in the first thunk: tfjs runs each thunk in its own tidy, which would dispose the others
+    const grads = tf.engine().runKernel(
+      BATCH_NORM_TRAIN_GRAD,
+      { dy: dy!, x: x!, y: y!, gamma: gamma!, mean: mean!, variance: variance!, dmean: dmean!, dvar: dvar! },
+      { epsilon, relu, residual } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    const all = (): tf.Tensor[] => grads;
+    const thunks: Record<string, () => tf.Tensor> = { x: () => all()[0]!, gamma: () => all()[1]!, beta: () => all()[2]! };
+    if (residual) thunks['residual'] = () => all()[3]!;
+    return thunks;
+  },
+};
+
+const batchNormGradGradient: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN_GRAD,
+  gradFunc: () => {
+    throw new Error(`second-order gradients through the fused batch norm (${BATCH_NORM_TRAIN}) are not implemented; set LETHE_FUSED_BATCH_NORM=0 to use the arithmetic form, which has them`);
+  },
+};
+
 /** Install the overrides (idempotent). Returns false when tfjs's gradients are not registered yet. */
 export function installNativeGradients(): boolean {
   const targets: Array<[string, (original: tf.GradConfig) => Marked]> = [
@@ -144,6 +178,6 @@ export function installNativeGradients(): boolean {
     if (current[MARK]) continue;
     tf.registerGradient(make(current));
   }
-  for (const config of fusedGradGradients) if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
+  for (const config of [...fusedGradGradients, batchNormGradient, batchNormGradGradient]) if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
   return true;
 }

@@ -9,3 +9,4 @@ export {
   type NativeBackendInfo,
 } from './register.js';
 export { reductionView } from './kernels/reduce.js';
+export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type BatchNormTrainAttrs } from './kernels/batch-norm.js';

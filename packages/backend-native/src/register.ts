@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { loadAddon, type NativeAddon } from './addon.js';
 import { NativeBackend } from './native-backend.js';
 import { installNativeGradients } from './gradients.js';
+import { batchNormKernels } from './kernels/batch-norm.js';
 import { convKernels } from './kernels/conv.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
 import { matMulKernels } from './kernels/matmul.js';
@@ -14,7 +15,7 @@ import { reduceKernels } from './kernels/reduce.js';
 import { NATIVE, type KernelArgs } from './kernels/util.js';
 
 /** The kernels implemented in C++; every other kernel of the cpu backend is registered for 'native' as is. */
-export const nativeKernels: readonly tf.KernelConfig[] = [...convKernels, ...matMulKernels, ...elementwiseKernels, ...reduceKernels, ...poolKernels];
+export const nativeKernels: readonly tf.KernelConfig[] = [...convKernels, ...matMulKernels, ...elementwiseKernels, ...reduceKernels, ...poolKernels, ...batchNormKernels];
 
 export interface NativeBackendInfo {
   /** the tfjs backend name */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@lethe/runtime';
+import { FUSED_BATCH_NORM_ENV, fusedBatchNormActive, initBackend } from '@lethe/runtime';
 import { Model, type ModelSpec } from '@lethe/models';
 import { syntheticImageDataset } from '@lethe/datasets';
 import { Sgd, learningRateAt, crossEntropy, trainLoop, epochBatches, trainFromScratch, TrainingStopped, variableGradsReleasing, type TrainingRecipe, type TrainCheckpointer, type TrainCheckpointState } from './index.js';
@@ -198,6 +198,70 @@ test('variableGradsReleasing: the same loss and gradients as tf.variableGrads, n
   batch!.x.dispose();
   batch!.y.dispose();
   model.dispose();
+});
+
+test('on native, ResNet-18 batch norm runs fused: gradients within rounding of the arithmetic form, released as the backward pass goes', async (t) => {
+  try {
+    await initBackend('native');
+  } catch (e) {
+    if (process.env['CI']) throw e;
+    t.skip(`native backend not built: ${(e as Error).message}`);
+    return;
+  }
+  const env = process.env[FUSED_BATCH_NORM_ENV];
+  try {
+    const model = Model.create({ arch: 'resnet18', width: 0.125, numClasses: 10, inputShape: [16, 16, 3] }, 4);
+    const variables = [...model.params.values()];
+    const ds = syntheticImageDataset({ count: 8, numClasses: 10, height: 16, width: 16, channels: 3, seed: 9 });
+    const [batch] = [...epochBatches(ds, Int32Array.from({ length: 8 }, (_, i) => i), { batchSize: 8, seed: 1, augment: false })(0)];
+    const loss = (): tf.Scalar => crossEntropy(model.logits(batch!.x, { training: true }), batch!.y);
+    const state = (): Float32Array[] => [...model.state.values()].map((v) => v.dataSync().slice() as Float32Array);
+    const run = (fused: boolean, release: boolean | 'tfjs') => {
+      process.env[FUSED_BATCH_NORM_ENV] = fused ? '1' : '0';
+      assert.equal(fusedBatchNormActive(), fused);
+      const before = tf.memory().numTensors;
+      let peak = 0;
+      const onBackwardNode = (): void => void (peak = Math.max(peak, tf.memory().numBytes));
+      const stateBefore = state();
+      const { value, grads } = release === 'tfjs' ? tf.variableGrads(loss, variables) : variableGradsReleasing(loss, variables, { release, onBackwardNode });
+      const out = { value: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync().slice() as Float32Array])), peak, moved: state() };
+      tf.dispose([value, ...Object.values(grads)]);
+      // put the running statistics back, so that every run starts from the same model
+      tf.tidy(() => [...model.state.values()].forEach((v, i) => v.assign(tf.tensor(stateBefore[i]!, v.shape))));
+      return { ...out, leaked: tf.memory().numTensors - before };
+    };
+    const arithmetic = run(false, 'tfjs');
+    const fused = run(true, 'tfjs');
+    const kept = run(true, false);
+    const released = run(true, true);
+    for (const r of [arithmetic, fused, kept, released]) assert.equal(r.leaked, 0, 'every tensor the step made is disposed with its result');
+    // the same function, rounded differently: close, and not bit-identical (so the fused kernel did run)
+    assert.ok(Math.abs(fused.value - arithmetic.value) < 1e-5 * Math.abs(arithmetic.value), `loss ${fused.value} vs ${arithmetic.value}`);
+    let identical = true;
+    for (const [name, g] of Object.entries(arithmetic.grads)) {
+      const f = fused.grads[name]!;
+      const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = g.reduce((m, v, i) => Math.max(m, Math.abs(v - f[i]!)), 0);
+      assert.ok(worst <= 1e-3 * scale + 1e-7, `gradient of ${name}: largest difference ${worst}, largest value ${scale}`);
+      identical &&= g.every((v, i) => v === f[i]);
+    }
+    assert.equal(identical, false, 'the fused and arithmetic gradients round differently');
+    // running statistics: the same update
+    arithmetic.moved.forEach((m, i) => m.forEach((v, j) => assert.ok(Math.abs(v - fused.moved[i]![j]!) <= 1e-5 * Math.max(1, Math.abs(v)), `running statistic ${i}[${j}]: ${fused.moved[i]![j]} vs ${v}`)));
+    // releasing is exact with the fused kernel too, and lowers the backward peak
+    for (const r of [kept, released]) {
+      assert.equal(r.value, fused.value);
+      for (const [name, g] of Object.entries(fused.grads)) assert.deepEqual(r.grads[name], g, `gradient of ${name}: bit-identical`);
+    }
+    assert.ok(released.peak < 0.75 * kept.peak, `backward peak ${released.peak} B released vs ${kept.peak} B kept`);
+    batch!.x.dispose();
+    batch!.y.dispose();
+    model.dispose();
+  } finally {
+    if (env === undefined) delete process.env[FUSED_BATCH_NORM_ENV];
+    else process.env[FUSED_BATCH_NORM_ENV] = env;
+    await initBackend('wasm');
+  }
 });
 
 test('variableGradsReleasing: a gradient that hands back its own output gradient is not freed under the next node', () => {

@@ -3,6 +3,7 @@ import { Rng } from '@lethe/runtime';
 import {
   ParameterStore,
   applyBatchNorm,
+  type BatchNormEpilogue,
   applyConv,
   applyDense,
   createBatchNorm,
@@ -94,9 +95,8 @@ function smallCnn(spec: SmallCnnSpec): Network {
   const flat = Math.floor(h / 4) * Math.floor(w / 4) * c3;
   const head: DenseSpec = { name: 'dense', inUnits: flat, outUnits: spec.numClasses };
   const convBlock = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D => {
-    let y = applyConv(store, conv, x);
-    if (spec.batchNorm) y = applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), y, training);
-    return tf.relu(y);
+    const y = applyConv(store, conv, x);
+    return spec.batchNorm ? applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), y, training, { relu: true }) : tf.relu(y);
   };
   return {
     head,
@@ -144,8 +144,8 @@ function resnet18(spec: ResNet18Spec): Network {
     }
   });
   const head: DenseSpec = { name: 'dense', inUnits: inCh, outUnits: spec.numClasses };
-  const convBn = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D =>
-    applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), applyConv(store, conv, x), training);
+  const convBn = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean, epilogue: BatchNormEpilogue = {}): tf.Tensor4D =>
+    applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), applyConv(store, conv, x), training, epilogue);
   return {
     head,
     build(store, rng) {
@@ -157,11 +157,11 @@ function resnet18(spec: ResNet18Spec): Network {
       createDense(store, rng, head);
     },
     features(store, x, training) {
-      let y = tf.relu(convBn(store, stem, x, training));
+      let y = convBn(store, stem, x, training, { relu: true });
       for (const block of blocks) {
         const residual = block.shortcut ? convBn(store, block.shortcut, y, training) : y;
-        const z = tf.relu(convBn(store, block.conv1, y, training));
-        y = tf.relu(tf.add(convBn(store, block.conv2, z, training), residual)) as tf.Tensor4D;
+        const z = convBn(store, block.conv1, y, training, { relu: true });
+        y = convBn(store, block.conv2, z, training, { residual, relu: true });
       }
       return tf.mean(y, [1, 2]) as tf.Tensor2D;
     },

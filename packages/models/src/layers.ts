@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@lethe/runtime';
+import { fusedBatchNormActive, fusedBatchNormTrain, type Rng } from '@lethe/runtime';
 
 /**
  * The building blocks of Lethe's models, written as plain functions over named tf.Variables rather than
@@ -146,26 +146,47 @@ export function createBatchNorm(store: ParameterStore, spec: BatchNormSpec): voi
   store.addState(`${spec.name}.movingVariance`, filled(spec.channels, 1), [spec.channels]);
 }
 
+/** What follows a batch norm in the same step: a residual addition, then a ReLU (ResNet blocks, conv-BN-ReLU). */
+export interface BatchNormEpilogue {
+  /** added to the normalised output (x's shape) */
+  residual?: tf.Tensor4D;
+  relu?: boolean;
+}
+
 /**
- * Batch normalisation over N, H, W. Written with broadcasting arithmetic instead of tf.batchNorm: its
- * gradient goes through Tile (slow on wasm), and tf.grad through tf.batchNorm is broken without scale/offset
- * (ENVIRONMENT.md). In training mode the running statistics are updated in place (Variable.assign keeps its
- * own reference, so this is safe inside tf.tidy and gradient tapes).
+ * Batch normalisation over N, H, W, then `epilogue` (residual addition, ReLU). In training mode, on a backend with a
+ * fused batch-norm kernel (native), one kernel does all of it (@lethe/runtime fusedBatchNormTrain: the same function,
+ * rounded differently, much less memory and time). Elsewhere it is written with broadcasting arithmetic instead of
+ * tf.batchNorm: its gradient goes through Tile (slow on wasm), and tf.grad through tf.batchNorm is broken without
+ * scale/offset (ENVIRONMENT.md). In training mode the running statistics are updated in place (Variable.assign keeps
+ * its own reference, so this is safe inside tf.tidy and gradient tapes).
  */
-export function applyBatchNorm(store: ParameterStore, spec: BatchNormSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-  const gamma = store.param(`${spec.name}.gamma`);
-  const beta = store.param(`${spec.name}.beta`);
+export function applyBatchNorm(store: ParameterStore, spec: BatchNormSpec, x: tf.Tensor4D, training: boolean, epilogue: BatchNormEpilogue = {}): tf.Tensor4D {
+  const gamma = store.param(`${spec.name}.gamma`) as tf.Tensor1D;
+  const beta = store.param(`${spec.name}.beta`) as tf.Tensor1D;
   const movingMean = store.stateVar(`${spec.name}.movingMean`);
   const movingVariance = store.stateVar(`${spec.name}.movingVariance`);
+  const finish = (y: tf.Tensor4D): tf.Tensor4D => {
+    const added: tf.Tensor4D = epilogue.residual ? tf.add(y, epilogue.residual) : y;
+    return epilogue.relu ? tf.relu(added) : added;
+  };
   if (!training) {
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(movingVariance, spec.epsilon)));
     const shift = tf.sub(beta, tf.mul(movingMean, scale));
-    return tf.add(tf.mul(x, scale), shift);
+    return finish(tf.add(tf.mul(x, scale), shift));
   }
-  const mean = tf.mean(x, [0, 1, 2]);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), [0, 1, 2]);
-  const y: tf.Tensor4D = tf.add(tf.mul(centered, tf.mul(gamma, tf.rsqrt(tf.add(variance, spec.epsilon)))), beta);
+  let y: tf.Tensor4D;
+  let mean: tf.Tensor;
+  let variance: tf.Tensor;
+  if (fusedBatchNormActive()) {
+    const options = { epsilon: spec.epsilon, relu: epilogue.relu ?? false, ...(epilogue.residual ? { residual: epilogue.residual } : {}) };
+    ({ y, mean, variance } = fusedBatchNormTrain(x, gamma, beta, options));
+  } else {
+    mean = tf.mean(x, [0, 1, 2]);
+    const centered = tf.sub(x, mean);
+    variance = tf.mean(tf.square(centered), [0, 1, 2]);
+    y = finish(tf.add(tf.mul(centered, tf.mul(gamma, tf.rsqrt(tf.add(variance, spec.epsilon)))), beta));
+  }
   tf.tidy(() => {
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     // These ops do not lead to the loss, so gradient tapes prune them (tfjs-core has no stopGradient).

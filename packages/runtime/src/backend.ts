@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { FUSED_BATCH_NORM_ENV, fusedBatchNormDisabled } from './fused-batch-norm.js';
 import { registerWasmTrainingKernels } from './wasm-kernels/index.js';
 import { registerExplicitPaddingGradients } from './explicit-padding.js';
 import { threadCount, type WasmBackendLike } from './wasm-kernels/util.js';
@@ -161,7 +162,10 @@ async function loadNative(spec: BackendSpec): Promise<{ version: string; detail:
     throw new BackendUnavailableError(spec.name, spec.packageName, installAdvice(spec, availability.advice), availability.reason);
   }
   const info = mod.registerNativeBackend();
-  return { version: packageVersion(dir), threads: info.threads, detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels` };
+  // the batch-norm form changes the rounding of every BN model's training, so it is part of the description that
+  // `lethe verify` compares (fused-batch-norm.ts)
+  const batchNorm = fusedBatchNormDisabled() ? `batch norm unfused (${FUSED_BATCH_NORM_ENV}=0)` : 'fused batch norm';
+  return { version: packageVersion(dir), threads: info.threads, detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels, ${batchNorm}` };
 }
 
 /** Import a backend package so it registers with tfjs-core. Throws BackendUnavailableError. */

@@ -14,3 +14,4 @@ export { MAX_WASM_THREADS, WASM_THREADS_ENV, requestedWasmThreads } from './wasm
 export { WasmHeapFullError } from './wasm-heap.js';
 export { Registry } from './registry.js';
 export { writeFileAtomic, writeJsonAtomic, writeHeaderFile, readHeaderFile, removeStaleTemporaries } from './files.js';
+export { FUSED_BATCH_NORM, FUSED_BATCH_NORM_ENV, fusedBatchNormActive, fusedBatchNormDisabled, fusedBatchNormTrain, type FusedBatchNormOptions } from './fused-batch-norm.js';
