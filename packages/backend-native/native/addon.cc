@@ -101,6 +101,8 @@ napi_value Info(napi_env env, napi_callback_info) {
     napi_set_named_property(env, o, "threads", v);
     napi_create_int32(env, static_cast<int32_t>(lethe::primitive_cache_size()), &v);
     napi_set_named_property(env, o, "cachedPrimitives", v);
+    napi_get_boolean(env, lethe::winograd_available(), &v);
+    napi_set_named_property(env, o, "winograd", v);
     return o;
   });
 }
@@ -110,6 +112,17 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     napi_value argv[1];
     args(env, info, argv, 1);
     lethe::set_threads(static_cast<int>(number(env, argv[0], "threads")));
+    return undefined(env);
+  });
+}
+
+napi_value SetWinograd(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    napi_value argv[1];
+    args(env, info, argv, 1);
+    bool on = false;
+    check(env, napi_get_value_bool(env, argv[0], &on), "setWinograd: expected a boolean");
+    lethe::set_winograd(on);
     return undefined(env);
   });
 }
@@ -373,6 +386,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setWinograd", nullptr, SetWinograd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clearCache", nullptr, ClearCache, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -72,6 +72,10 @@ struct Buffer {
 struct ConvEntry {
   dnnl::primitive prim;
   memory::desc src, dst, weights_user, weights_prim, bias;
+  // the layouts the primitive computes in: src/dst (nhwc) unless a Winograd kernel wants blocked activations, which
+  // are then reordered in and out around it
+  memory::desc src_prim, dst_prim;
+  bool winograd = false;
   bool reorder_weights = false;
   dnnl::reorder weights_reorder;  // user -> primitive layout (forward, backward data), or back (backward weights)
   Buffer weights_buf;
@@ -88,16 +92,36 @@ constexpr size_t kMaxCachedConvs = 384;
 
 memory::dims dims4(int64_t a, int64_t b, int64_t c, int64_t d) { return memory::dims{a, b, c, d}; }
 
-std::unique_ptr<ConvEntry> make_conv(ConvKind kind, const int32_t* p, bool has_bias) {
+// Winograd F(4x4, 3x3) convolutions (oneDNN's jit_wino_4x3, AVX-512 only) for 3x3, stride-1, undilated convolutions
+// with at least kWinogradMinChannels input and output channels: 2-3x less time than direct convolution there (forward,
+// input and filter gradients; benchmarks/RESULTS.md), slower below (measured: 16 channels at 32x32 1.4x slower, 32
+// about even). They round differently from direct convolution (about 1e-6 relative), so set_winograd(false) turns them
+// off, and the backend's description says whether they are used.
+constexpr int64_t kWinogradMinChannels = 64;
+bool winograd_on = true;
+
+bool winograd_shape(const int32_t* p) {
+  return p[4] == 3 && p[5] == 3 && p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[3] >= kWinogradMinChannels &&
+         p[6] >= kWinogradMinChannels;
+}
+
+// Activation buffers in a Winograd kernel's blocked layout (primitives run one at a time, on the JS thread).
+Buffer act_in1, act_in2, act_out;
+
+std::unique_ptr<ConvEntry> make_conv_with(ConvKind kind, const int32_t* p, bool has_bias, bool winograd) {
   const int64_t N = p[0], IH = p[1], IW = p[2], IC = p[3], KH = p[4], KW = p[5], OC = p[6], OH = p[7], OW = p[8];
   const memory::dims strides{p[9], p[10]}, dil{p[11] - 1, p[12] - 1}, pad_l{p[13], p[15]}, pad_r{p[14], p[16]};
   const int act = p[17];
   auto& eng = cpu_engine();
   auto e = std::make_unique<ConvEntry>();
+  e->winograd = winograd;
   e->src = memory::desc(dims4(N, IC, IH, IW), dt::f32, tag::nhwc);
   e->dst = memory::desc(dims4(N, OC, OH, OW), dt::f32, tag::nhwc);
   e->weights_user = memory::desc(dims4(OC, IC, KH, KW), dt::f32, tag::hwio);
   memory::desc w_any(dims4(OC, IC, KH, KW), dt::f32, tag::any);
+  const memory::desc src_c = winograd ? memory::desc(dims4(N, IC, IH, IW), dt::f32, tag::any) : e->src;
+  const memory::desc dst_c = winograd ? memory::desc(dims4(N, OC, OH, OW), dt::f32, tag::any) : e->dst;
+  const auto alg = winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
   e->bias = has_bias ? memory::desc({OC}, dt::f32, tag::x) : memory::desc();
 
   dnnl::primitive_attr attr;
@@ -109,23 +133,28 @@ std::unique_ptr<ConvEntry> make_conv(ConvKind kind, const int32_t* p, bool has_b
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     fwd_attr.set_post_ops(ops);
   }
-  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, e->src, w_any,
-                                     e->bias, e->dst, strides, dil, pad_l, pad_r);
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, alg, src_c, w_any, e->bias, dst_c, strides, dil, pad_l, pad_r);
   dnnl::convolution_forward::primitive_desc fpd(fd, fwd_attr, eng);
   if (kind == ConvKind::Forward) {
     e->weights_prim = fpd.weights_desc();
+    e->src_prim = fpd.src_desc();
+    e->dst_prim = fpd.dst_desc();
     e->prim = dnnl::convolution_forward(fpd);
     e->scratch_bytes = fpd.scratchpad_desc().get_size();
   } else if (kind == ConvKind::BackwardData) {
-    dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, e->src, w_any, e->dst, strides, dil, pad_l, pad_r);
+    dnnl::convolution_backward_data::desc bd(alg, src_c, w_any, dst_c, strides, dil, pad_l, pad_r);
     dnnl::convolution_backward_data::primitive_desc bpd(bd, attr, eng, fpd);
     e->weights_prim = bpd.weights_desc();
+    e->src_prim = bpd.diff_src_desc();
+    e->dst_prim = bpd.diff_dst_desc();
     e->prim = dnnl::convolution_backward_data(bpd);
     e->scratch_bytes = bpd.scratchpad_desc().get_size();
   } else {
-    dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, e->src, w_any, e->dst, strides, dil, pad_l, pad_r);
+    dnnl::convolution_backward_weights::desc wd(alg, src_c, w_any, dst_c, strides, dil, pad_l, pad_r);
     dnnl::convolution_backward_weights::primitive_desc wpd(wd, attr, eng, fpd);
     e->weights_prim = wpd.diff_weights_desc();
+    e->src_prim = wpd.src_desc();
+    e->dst_prim = wpd.diff_dst_desc();
     e->prim = dnnl::convolution_backward_weights(wpd);
     e->scratch_bytes = wpd.scratchpad_desc().get_size();
   }
@@ -138,6 +167,24 @@ std::unique_ptr<ConvEntry> make_conv(ConvKind kind, const int32_t* p, bool has_b
     }
   }
   return e;
+}
+
+std::unique_ptr<ConvEntry> make_conv(ConvKind kind, const int32_t* p, bool has_bias) {
+  if (winograd_on && winograd_shape(p)) {
+    try {
+      return make_conv_with(kind, p, has_bias, true);
+    } catch (const dnnl::error&) {
+      // no Winograd kernel for this ISA, shape or post-op: direct convolution
+    }
+  }
+  return make_conv_with(kind, p, has_bias, false);
+}
+
+// user (nhwc) <-> primitive layout of one activation
+void reorder_act(const memory::desc& from, void* from_ptr, const memory::desc& to, void* to_ptr) {
+  auto& eng = cpu_engine();
+  memory a(from, eng, from_ptr), b(to, eng, to_ptr);
+  dnnl::reorder(a, b).execute(cpu_stream(), a, b);
 }
 
 }  // namespace
@@ -160,6 +207,8 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
   auto& s = cpu_stream();
   memory scratch_mem(memory::desc({static_cast<int64_t>(e.scratch_bytes)}, dt::u8, tag::x), eng,
                      e.scratch_bytes > 0 ? scratch.get(e.scratch_bytes) : nullptr);
+  // activations in the primitive's layout: the caller's arrays, or (Winograd) blocked copies
+  const bool blocked_src = e.src_prim != e.src, blocked_dst = e.dst_prim != e.dst;
   if (kind == ConvKind::Forward || kind == ConvKind::BackwardData) {
     memory w_user(e.weights_user, eng, const_cast<float*>(b));
     memory w = w_user;
@@ -168,16 +217,44 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
       e.weights_reorder.execute(s, w_user, w);
     }
     if (kind == ConvKind::Forward) {
-      memory x(e.src, eng, const_cast<float*>(a)), y(e.dst, eng, out);
+      void* xp = const_cast<float*>(a);
+      if (blocked_src) {
+        void* blk = act_in1.get(e.src_prim.get_size());
+        reorder_act(e.src, xp, e.src_prim, blk);
+        xp = blk;
+      }
+      void* yp = blocked_dst ? act_out.get(e.dst_prim.get_size()) : out;
+      memory x(e.src_prim, eng, xp), y(e.dst_prim, eng, yp);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
       if (bias) args.emplace(DNNL_ARG_BIAS, memory(e.bias, eng, const_cast<float*>(bias)));
       e.prim.execute(s, args);
+      if (blocked_dst) reorder_act(e.dst_prim, yp, e.dst, out);
     } else {
-      memory dy(e.dst, eng, const_cast<float*>(a)), dx(e.src, eng, out);
+      void* dyp = const_cast<float*>(a);
+      if (blocked_dst) {
+        void* blk = act_in1.get(e.dst_prim.get_size());
+        reorder_act(e.dst, dyp, e.dst_prim, blk);
+        dyp = blk;
+      }
+      void* dxp = blocked_src ? act_out.get(e.src_prim.get_size()) : out;
+      memory dy(e.dst_prim, eng, dyp), dx(e.src_prim, eng, dxp);
       e.prim.execute(s, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCRATCHPAD, scratch_mem}});
+      if (blocked_src) reorder_act(e.src_prim, dxp, e.src, out);
     }
   } else {
-    memory x(e.src, eng, const_cast<float*>(a)), dy(e.dst, eng, const_cast<float*>(b));
+    void* xp = const_cast<float*>(a);
+    void* dyp = const_cast<float*>(b);
+    if (blocked_src) {
+      void* blk = act_in1.get(e.src_prim.get_size());
+      reorder_act(e.src, xp, e.src_prim, blk);
+      xp = blk;
+    }
+    if (blocked_dst) {
+      void* blk = act_in2.get(e.dst_prim.get_size());
+      reorder_act(e.dst, dyp, e.dst_prim, blk);
+      dyp = blk;
+    }
+    memory x(e.src_prim, eng, xp), dy(e.dst_prim, eng, dyp);
     memory dw_user(e.weights_user, eng, out);
     memory dw = e.reorder_weights ? memory(e.weights_prim, eng, e.weights_buf.get(e.weights_prim.get_size())) : dw_user;
     e.prim.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_SCRATCHPAD, scratch_mem}});
@@ -230,6 +307,24 @@ std::string dnnl_isa_string() {
     case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
     case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
     default: return "other";
+  }
+}
+
+void set_winograd(bool on) {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  if (winograd_on != on) conv_cache.clear();
+  winograd_on = on;
+}
+
+bool winograd_available() {
+  if (!winograd_on) return false;
+  // whether this machine has a Winograd kernel: try one small convolution of the kind it would serve
+  const int32_t p[kConvParams] = {1, 8, 8, 64, 3, 3, 64, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+  try {
+    make_conv_with(ConvKind::Forward, p, false, true);
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
   }
 }
 

@@ -21,6 +21,10 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const floa
 std::string dnnl_version_string();
 std::string dnnl_isa_string();
 void clear_primitive_cache();
+// Winograd convolutions for 3x3 stride-1 convolutions with 64+ channels (dnnl_ops.cc): on by default; the
+// second says whether they are on and this machine has them
+void set_winograd(bool on);
+bool winograd_available();
 size_t primitive_cache_size();
 
 // ---- loops (cpu_ops.cc) ----

@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 /** The functions the addon exports (native/addon.cc). All are synchronous and write into `out` arrays. */
 export interface NativeAddon {
-  info(): { dnnl: string; isa: string; threads: number; cachedPrimitives: number };
+  /** winograd: whether 3x3 stride-1 convolutions with 64+ channels use Winograd kernels (on, and this CPU has them) */
+  info(): { dnnl: string; isa: string; threads: number; cachedPrimitives: number; winograd: boolean };
+  /** turn Winograd convolutions on or off (clears the primitive cache when it changes) */
+  setWinograd(on: boolean): void;
   setThreads(n: number): void;
   clearCache(): void;
   /** kind 0: forward (a = x, b = filter, out = y), 1: input gradient (a = dy), 2: filter gradient (a = x, b = dy) */

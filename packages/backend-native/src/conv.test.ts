@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { addonCalls, rng, sameAsCpu, setup, skip, uniform } from './test-util.js';
+import type { NativeBackend } from './native-backend.js';
+import { addonCalls, onBackend, rng, sameAsCpu, setup, skip, uniform } from './test-util.js';
 
 /**
  * Convolutions on oneDNN against the cpu backend (tfjs's reference, plain JavaScript): forward, input gradient and
@@ -176,4 +177,55 @@ test('the primitive cache stays bounded when every batch size differs (AMUN shri
   // one entry per batch size without the bound: 450
   assert.ok(peak <= 384, `the cache held ${peak} primitives`);
   assert.ok(peak >= 300, `the cache fills up to its bound before it starts again (peak ${peak})`);
+});
+
+test('Winograd convolutions (3x3, stride 1, 64+ channels) match cpu, and differ from direct ones only by rounding', { skip }, async (t) => {
+  const backend = (): NativeBackend => tf.engine().backend as NativeBackend;
+  await tf.setBackend('native');
+  if (!backend().addon.info().winograd) {
+    // oneDNN has Winograd kernels only for AVX-512; elsewhere the direct ones run (covered by the tests above)
+    t.skip(`no Winograd convolutions on this CPU (${backend().addon.info().isa})`);
+    return;
+  }
+  const shapes: Case[] = [
+    { n: 2, h: 8, w: 8, ci: 64, co: 64, k: 3, stride: 1, pad: 'same' },
+    { n: 3, h: 7, w: 9, ci: 64, co: 96, k: 3, stride: 1, pad: 'same' },
+    { n: 2, h: 6, w: 5, ci: 80, co: 64, k: 3, stride: 1, pad: 'valid' },
+    { n: 2, h: 4, w: 4, ci: 128, co: 128, k: 3, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  ];
+  let worst = 0;
+  for (const [i, c] of shapes.entries()) {
+    const next = rng(500 + i);
+    const x = uniform(next, c.n * c.h * c.w * c.ci);
+    const f = uniform(next, 9 * c.ci * c.co, -0.1, 0.1);
+    const bias = uniform(next, c.co);
+    const xShape: [number, number, number, number] = [c.n, c.h, c.w, c.ci];
+    const fShape: [number, number, number, number] = [3, 3, c.ci, c.co];
+    const outShape = tf.backend_util.computeConv2DInfo(xShape, fShape, 1, 1, c.pad).outShape;
+    const dy = uniform(next, outShape.reduce((a, b) => a * b, 1));
+    const attrs = { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    const run = (): tf.Tensor[] => [
+      tf.conv2d(tf.tensor4d(x, xShape), tf.tensor4d(f, fShape), 1, c.pad),
+      tf.fused.conv2d({ x: tf.tensor4d(x, xShape), filter: tf.tensor4d(f, fShape), strides: 1, pad: c.pad, bias: tf.tensor1d(bias), activation: 'relu' }),
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor(dy, outShape), filter: tf.tensor4d(f, fShape) }, { ...attrs, inputShape: xShape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(x, xShape), dy: tf.tensor(dy, outShape) }, { ...attrs, filterShape: fShape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    ];
+    worst = Math.max(worst, await sameAsCpu(`Winograd ${label(c)}`, run, 2e-4));
+    // the same on direct convolutions: not bit-identical (so the Winograd kernels did run), within rounding
+    const winograd = await onBackend('native', run);
+    backend().addon.setWinograd(false);
+    try {
+      const direct = await onBackend('native', run);
+      let differs = false;
+      direct.forEach((d, o) => d.values.forEach((v, k) => {
+        const w = winograd[o]!.values[k]!;
+        if (v !== w) differs = true;
+        assert.ok(Math.abs(v - w) <= 2e-4, `${label(c)} output ${o}[${k}]: direct ${v}, Winograd ${w}`);
+      }));
+      assert.ok(differs, `${label(c)}: Winograd and direct convolutions gave bit-identical results`);
+    } finally {
+      backend().addon.setWinograd(true);
+    }
+  }
+  t.diagnostic(`largest difference from cpu: ${worst}`);
 });

@@ -4,6 +4,7 @@ export {
   kernelProfile,
   nativeKernels,
   registerNativeBackend,
+  WINOGRAD_ENV,
   resetKernelProfile,
   setKernelProfiling,
   type NativeBackendInfo,

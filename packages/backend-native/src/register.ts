@@ -27,7 +27,15 @@ export interface NativeBackendInfo {
   threads: number;
   /** kernel names served by native code */
   nativeKernels: string[];
+  /**
+   * whether 3x3 stride-1 convolutions with 64+ channels run as Winograd kernels (oneDNN, AVX-512 only): 2-3x faster
+   * there, rounded differently; LETHE_NATIVE_WINOGRAD=0 turns them off
+   */
+  winograd: boolean;
 }
+
+/** The environment variable that turns Winograd convolutions off ('0'); read when the backend is registered. */
+export const WINOGRAD_ENV = 'LETHE_NATIVE_WINOGRAD';
 
 /** Per-kernel wall time, when profiling is on (see setKernelProfiling). */
 const profile = new Map<string, { calls: number; ms: number }>();
@@ -78,8 +86,10 @@ function defaultThreads(): number {
 export function registerNativeBackend(options: { threads?: number } = {}): NativeBackendInfo {
   const addon: NativeAddon = loadAddon();
   if (options.threads !== undefined) addon.setThreads(options.threads);
+  addon.setWinograd(process.env[WINOGRAD_ENV] !== '0');
   if (registered) {
-    registered = { ...registered, threads: addon.info().threads };
+    const now = addon.info();
+    registered = { ...registered, threads: now.threads, winograd: now.winograd };
     return registered;
   }
   if (options.threads === undefined) addon.setThreads(defaultThreads());
@@ -104,6 +114,6 @@ export function registerNativeBackend(options: { threads?: number } = {}): Nativ
     tf.registerKernel({ ...config, kernelFunc: timed(config.kernelName, config.kernelFunc) });
   }
   const info = addon.info();
-  registered = { name: NATIVE, dnnl: info.dnnl, isa: info.isa, threads: info.threads, nativeKernels: [...ours].sort() };
+  registered = { name: NATIVE, dnnl: info.dnnl, isa: info.isa, threads: info.threads, nativeKernels: [...ours].sort(), winograd: info.winograd };
   return registered;
 }

@@ -32,7 +32,7 @@ test("initBackend('auto') falls through the missing libtensorflow backends to na
     assert.equal(info.tfjsBackend, 'native');
     assert.equal(tf.getBackend(), 'native');
     assert.equal(info.packageName, '@lethe/backend-native');
-    assert.match(info.detail ?? '', /^oneDNN 2\.\d+\.\d+ \(\w+\), \d+ thread\(s\), \d+ native kernels, fused batch norm$/);
+    assert.match(info.detail ?? '', /^oneDNN 2\.\d+\.\d+ \(\w+\), \d+ thread\(s\), \d+ native kernels, fused batch norm, (Winograd 3x3|direct) convolutions$/);
     assert.match(lines[0]!, /^backend: native \(@lethe\/backend-native \d+\.\d+\.\d+, \d+ threads?, auto; skipped tensorflow-gpu: .*; tensorflow: [^;]*\)$/);
   } else {
     assert.equal(info.name, 'wasm');

@@ -163,9 +163,11 @@ async function loadNative(spec: BackendSpec): Promise<{ version: string; detail:
   }
   const info = mod.registerNativeBackend();
   // the batch-norm form changes the rounding of every BN model's training, so it is part of the description that
-  // `lethe verify` compares (fused-batch-norm.ts)
+  // `lethe verify` compares (fused-batch-norm.ts);
   const batchNorm = fusedBatchNormDisabled() ? `batch norm unfused (${FUSED_BATCH_NORM_ENV}=0)` : 'fused batch norm';
-  return { version: packageVersion(dir), threads: info.threads, detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels, ${batchNorm}` };
+  // so do Winograd convolutions (only on CPUs with AVX-512; LETHE_NATIVE_WINOGRAD=0 turns them off)
+  const convolutions = info.winograd ? 'Winograd 3x3 convolutions' : 'direct convolutions';
+  return { version: packageVersion(dir), threads: info.threads, detail: `oneDNN ${info.dnnl} (${info.isa}), ${info.threads} thread(s), ${info.nativeKernels.length} native kernels, ${batchNorm}, ${convolutions}` };
 }
 
 /** Import a backend package so it registers with tfjs-core. Throws BackendUnavailableError. */
