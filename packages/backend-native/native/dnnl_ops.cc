@@ -93,16 +93,21 @@ constexpr size_t kMaxCachedConvs = 384;
 memory::dims dims4(int64_t a, int64_t b, int64_t c, int64_t d) { return memory::dims{a, b, c, d}; }
 
 // Winograd F(4x4, 3x3) convolutions (oneDNN's jit_wino_4x3, AVX-512 only) for 3x3, stride-1, undilated convolutions
-// with at least kWinogradMinChannels input and output channels: 2-3x less time than direct convolution there (forward,
-// input and filter gradients; benchmarks/RESULTS.md), slower below (measured: 16 channels at 32x32 1.4x slower, 32
-// about even). They round differently from direct convolution (about 1e-6 relative), so set_winograd(false) turns them
-// off, and the backend's description says whether they are used.
+// with at least kWinogradMinChannels input and output channels: 2-3x less time than direct convolution there (input
+// and filter gradients at every such shape; the forward pass once IC * OC * OH * OW reaches kWinogradMinForwardWork,
+// below which the blocked-layout reorders around it cost more than it saves: measured on ResNet-18 width 0.25's 64
+// channels at 8x8 and 128 at 4x4), slower with fewer channels (16 at 32x32: 1.4x slower, 32 about even). They round
+// differently from direct convolution (about 1e-6 relative), so set_winograd(false) turns them off, and the backend's
+// description says whether they are used.
 constexpr int64_t kWinogradMinChannels = 64;
+constexpr int64_t kWinogradMinForwardWork = int64_t(1) << 20;
 bool winograd_on = true;
 
-bool winograd_shape(const int32_t* p) {
-  return p[4] == 3 && p[5] == 3 && p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[3] >= kWinogradMinChannels &&
-         p[6] >= kWinogradMinChannels;
+bool winograd_shape(ConvKind kind, const int32_t* p) {
+  if (!(p[4] == 3 && p[5] == 3 && p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[3] >= kWinogradMinChannels &&
+        p[6] >= kWinogradMinChannels))
+    return false;
+  return kind != ConvKind::Forward || int64_t(p[3]) * p[6] * p[7] * p[8] >= kWinogradMinForwardWork;
 }
 
 // Activation buffers in a Winograd kernel's blocked layout (primitives run one at a time, on the JS thread).
@@ -170,7 +175,7 @@ std::unique_ptr<ConvEntry> make_conv_with(ConvKind kind, const int32_t* p, bool 
 }
 
 std::unique_ptr<ConvEntry> make_conv(ConvKind kind, const int32_t* p, bool has_bias) {
-  if (winograd_on && winograd_shape(p)) {
+  if (winograd_on && winograd_shape(kind, p)) {
     try {
       return make_conv_with(kind, p, has_bias, true);
     } catch (const dnnl::error&) {
@@ -319,7 +324,7 @@ void set_winograd(bool on) {
 bool winograd_available() {
   if (!winograd_on) return false;
   // whether this machine has a Winograd kernel: try one small convolution of the kind it would serve
-  const int32_t p[kConvParams] = {1, 8, 8, 64, 3, 3, 64, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+  const int32_t p[kConvParams] = {1, 32, 32, 64, 3, 3, 64, 32, 32, 1, 1, 1, 1, 1, 1, 1, 1, 0};
   try {
     make_conv_with(ConvKind::Forward, p, false, true);
     return true;
