@@ -3,6 +3,7 @@ import { Rng } from '@lethe/runtime';
 import {
   ParameterStore,
   applyBatchNorm,
+  applyConvBatchNormInference,
   type BatchNormEpilogue,
   applyConv,
   applyDense,
@@ -95,8 +96,10 @@ function smallCnn(spec: SmallCnnSpec): Network {
   const flat = Math.floor(h / 4) * Math.floor(w / 4) * c3;
   const head: DenseSpec = { name: 'dense', inUnits: flat, outUnits: spec.numClasses };
   const convBlock = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D => {
-    const y = applyConv(store, conv, x);
-    return spec.batchNorm ? applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), y, training, { relu: true }) : tf.relu(y);
+    if (!spec.batchNorm) return tf.relu(applyConv(store, conv, x));
+    const norm = bn(`${conv.name}.bn`, conv.outChannels);
+    if (!training) return applyConvBatchNormInference(store, conv, norm, x, { relu: true });
+    return applyBatchNorm(store, norm, applyConv(store, conv, x), training, { relu: true });
   };
   return {
     head,
@@ -145,7 +148,9 @@ function resnet18(spec: ResNet18Spec): Network {
   });
   const head: DenseSpec = { name: 'dense', inUnits: inCh, outUnits: spec.numClasses };
   const convBn = (store: ParameterStore, conv: ConvSpec, x: tf.Tensor4D, training: boolean, epilogue: BatchNormEpilogue = {}): tf.Tensor4D =>
-    applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), applyConv(store, conv, x), training, epilogue);
+    training
+      ? applyBatchNorm(store, bn(`${conv.name}.bn`, conv.outChannels), applyConv(store, conv, x), true, epilogue)
+      : applyConvBatchNormInference(store, conv, bn(`${conv.name}.bn`, conv.outChannels), x, epilogue);
   return {
     head,
     build(store, rng) {

@@ -5,7 +5,22 @@ import path from 'node:path';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { Model, loadModel, saveModel, savedModelProblem, type ModelSpec } from './index.js';
+import { Rng } from '@lethe/runtime';
+import {
+  Model,
+  ParameterStore,
+  applyBatchNorm,
+  applyConv,
+  applyConvBatchNormInference,
+  createBatchNorm,
+  createConv,
+  loadModel,
+  saveModel,
+  savedModelProblem,
+  type BatchNormSpec,
+  type ConvSpec,
+  type ModelSpec,
+} from './index.js';
 
 await tf.setBackend('cpu');
 
@@ -199,4 +214,41 @@ test('creating, cloning and disposing models leaves no tensors behind', () => {
   m.dispose();
   c.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('inference-mode conv + batch norm folded into one convolution equals the two applied in turn', () => {
+  // running statistics far from the initial 0 / 1, a conv bias, stride 2 with explicit padding, and each epilogue
+  const store = new ParameterStore();
+  const rng = new Rng(3);
+  const convs: ConvSpec[] = [
+    { name: 'a', inChannels: 3, outChannels: 8, kernel: 3, stride: 1, bias: true },
+    { name: 'b', inChannels: 3, outChannels: 8, kernel: 3, stride: 2, bias: false },
+    { name: 'c', inChannels: 3, outChannels: 8, kernel: 1, stride: 2, bias: false },
+  ];
+  const norm = (conv: ConvSpec): BatchNormSpec => ({ name: `${conv.name}.bn`, channels: conv.outChannels, momentum: 0.1, epsilon: 1e-5 });
+  for (const conv of convs) {
+    createConv(store, rng, conv);
+    createBatchNorm(store, norm(conv));
+    const values = (offset: number, spread: number) => tf.tensor1d(Array.from({ length: conv.outChannels }, (_, i) => offset + spread * Math.sin(i + 1)));
+    store.param(`${conv.name}.bn.gamma`).assign(values(1, 0.5));
+    store.param(`${conv.name}.bn.beta`).assign(values(0, 0.3));
+    store.stateVar(`${conv.name}.bn.movingMean`).assign(values(0.2, 0.4));
+    store.stateVar(`${conv.name}.bn.movingVariance`).assign(values(1.5, 1));
+  }
+  const x = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+  for (const conv of convs) {
+    const out = conv.stride === 1 ? 8 : 4;
+    const residual = tf.randomNormal([2, out, out, 8], 0, 1, 'float32', 6) as tf.Tensor4D;
+    for (const epilogue of [{}, { relu: true }, { residual }, { residual, relu: true }]) {
+      const folded = applyConvBatchNormInference(store, conv, norm(conv), x, epilogue).dataSync();
+      const twoSteps = applyBatchNorm(store, norm(conv), applyConv(store, conv, x), false, epilogue).dataSync();
+      assert.equal(folded.length, twoSteps.length);
+      let worst = 0;
+      folded.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - twoSteps[i]!))));
+      assert.ok(worst < 1e-5, `${conv.name} ${JSON.stringify(Object.keys(epilogue))}: largest difference ${worst}`);
+    }
+    residual.dispose();
+  }
+  x.dispose();
+  store.dispose();
 });
