@@ -192,6 +192,15 @@ void reorder_act(const memory::desc& from, void* from_ptr, const memory::desc& t
   dnnl::reorder(a, b).execute(cpu_stream(), a, b);
 }
 
+// An input activation in the primitive's layout: the caller's array itself, or a copy reordered into `buf`.
+void* input_in(const memory::desc& user, const float* data, const memory::desc& prim, Buffer& buf) {
+  void* p = const_cast<float*>(data);
+  if (prim == user) return p;
+  void* blk = buf.get(prim.get_size());
+  reorder_act(user, p, prim, blk);
+  return blk;
+}
+
 }  // namespace
 
 void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, float* out, const float* bias) {
@@ -212,7 +221,8 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
   auto& s = cpu_stream();
   memory scratch_mem(memory::desc({static_cast<int64_t>(e.scratch_bytes)}, dt::u8, tag::x), eng,
                      e.scratch_bytes > 0 ? scratch.get(e.scratch_bytes) : nullptr);
-  // activations in the primitive's layout: the caller's arrays, or (Winograd) blocked copies
+  // activations in the primitive's layout: the caller's arrays, or (Winograd) blocked copies; outputs are written to
+  // a blocked buffer and reordered into the caller's array
   const bool blocked_src = e.src_prim != e.src, blocked_dst = e.dst_prim != e.dst;
   if (kind == ConvKind::Forward || kind == ConvKind::BackwardData) {
     memory w_user(e.weights_user, eng, const_cast<float*>(b));
@@ -222,12 +232,7 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
       e.weights_reorder.execute(s, w_user, w);
     }
     if (kind == ConvKind::Forward) {
-      void* xp = const_cast<float*>(a);
-      if (blocked_src) {
-        void* blk = act_in1.get(e.src_prim.get_size());
-        reorder_act(e.src, xp, e.src_prim, blk);
-        xp = blk;
-      }
+      void* xp = input_in(e.src, a, e.src_prim, act_in1);
       void* yp = blocked_dst ? act_out.get(e.dst_prim.get_size()) : out;
       memory x(e.src_prim, eng, xp), y(e.dst_prim, eng, yp);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
@@ -235,30 +240,15 @@ void conv2d(ConvKind kind, const int32_t* p, const float* a, const float* b, flo
       e.prim.execute(s, args);
       if (blocked_dst) reorder_act(e.dst_prim, yp, e.dst, out);
     } else {
-      void* dyp = const_cast<float*>(a);
-      if (blocked_dst) {
-        void* blk = act_in1.get(e.dst_prim.get_size());
-        reorder_act(e.dst, dyp, e.dst_prim, blk);
-        dyp = blk;
-      }
+      void* dyp = input_in(e.dst, a, e.dst_prim, act_in1);
       void* dxp = blocked_src ? act_out.get(e.src_prim.get_size()) : out;
       memory dy(e.dst_prim, eng, dyp), dx(e.src_prim, eng, dxp);
       e.prim.execute(s, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCRATCHPAD, scratch_mem}});
       if (blocked_src) reorder_act(e.src_prim, dxp, e.src, out);
     }
   } else {
-    void* xp = const_cast<float*>(a);
-    void* dyp = const_cast<float*>(b);
-    if (blocked_src) {
-      void* blk = act_in1.get(e.src_prim.get_size());
-      reorder_act(e.src, xp, e.src_prim, blk);
-      xp = blk;
-    }
-    if (blocked_dst) {
-      void* blk = act_in2.get(e.dst_prim.get_size());
-      reorder_act(e.dst, dyp, e.dst_prim, blk);
-      dyp = blk;
-    }
+    void* xp = input_in(e.src, a, e.src_prim, act_in1);
+    void* dyp = input_in(e.dst, b, e.dst_prim, act_in2);
     memory x(e.src_prim, eng, xp), dy(e.dst_prim, eng, dyp);
     memory dw_user(e.weights_user, eng, out);
     memory dw = e.reorder_weights ? memory(e.weights_prim, eng, e.weights_buf.get(e.weights_prim.get_size())) : dw_user;
