@@ -132,8 +132,8 @@ const fusedGradGradients: tf.GradConfig[] = [
 
 /**
  * The fused batch norm's gradient (kernels/batch-norm.ts): one kernel gives the gradients of x, gamma, beta and the
- * residual at once, handed out by the thunks. Saved for it: x, gamma and the three
- * outputs (y, whose sign is the ReLU's mask, and the statistics).
+ * residual at once, handed out by the thunks. Saved for it: x, gamma and the three outputs (y, whose sign is the
+ * ReLU's mask, and the statistics).
  */
 const batchNormGradient: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,
@@ -149,9 +149,8 @@ const batchNormGradient: tf.GradConfig = {
       { dy: dy!, x: x!, y: y!, gamma: gamma!, mean: mean!, variance: variance!, dmean: dmean!, dvar: dvar! },
       { epsilon, relu, residual } as unknown as tf.NamedAttrMap,
     ) as tf.Tensor[];
-    const all = (): tf.Tensor[] => grads;
-    const thunks: Record<string, () => tf.Tensor> = { x: () => all()[0]!, gamma: () => all()[1]!, beta: () => all()[2]! };
-    if (residual) thunks['residual'] = () => all()[3]!;
+    const thunks: Record<string, () => tf.Tensor> = { x: () => grads[0]!, gamma: () => grads[1]!, beta: () => grads[2]! };
+    if (residual) thunks['residual'] = () => grads[3]!;
     return thunks;
   },
 };
