@@ -75,7 +75,6 @@ struct ConvEntry {
   // the layouts the primitive computes in: src/dst (nhwc) unless a Winograd kernel wants blocked activations, which
   // are then reordered in and out around it
   memory::desc src_prim, dst_prim;
-  bool winograd = false;
   bool reorder_weights = false;
   dnnl::reorder weights_reorder;  // user -> primitive layout (forward, backward data), or back (backward weights)
   Buffer weights_buf;
@@ -119,7 +118,6 @@ std::unique_ptr<ConvEntry> make_conv_with(ConvKind kind, const int32_t* p, bool 
   const int act = p[17];
   auto& eng = cpu_engine();
   auto e = std::make_unique<ConvEntry>();
-  e->winograd = winograd;
   e->src = memory::desc(dims4(N, IC, IH, IW), dt::f32, tag::nhwc);
   e->dst = memory::desc(dims4(N, OC, OH, OW), dt::f32, tag::nhwc);
   e->weights_user = memory::desc(dims4(OC, IC, KH, KW), dt::f32, tag::hwio);
@@ -313,14 +311,18 @@ void set_winograd(bool on) {
 
 bool winograd_available() {
   if (!winograd_on) return false;
-  // whether this machine has a Winograd kernel: try one small convolution of the kind it would serve
-  const int32_t p[kConvParams] = {1, 32, 32, 64, 3, 3, 64, 32, 32, 1, 1, 1, 1, 1, 1, 1, 1, 0};
-  try {
-    make_conv_with(ConvKind::Forward, p, false, true);
-    return true;
-  } catch (const dnnl::error&) {
-    return false;
-  }
+  // whether this machine has a Winograd kernel: try once to create one for a convolution of the kind it would serve
+  // (info() asks on every call; creating the primitive JIT-compiles it)
+  static const bool supported = [] {
+    const int32_t p[kConvParams] = {1, 32, 32, 64, 3, 3, 64, 32, 32, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    try {
+      make_conv_with(ConvKind::Forward, p, false, true);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return supported;
 }
 
 void clear_primitive_cache() {
