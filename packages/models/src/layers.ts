@@ -153,6 +153,19 @@ export interface BatchNormEpilogue {
   relu?: boolean;
 }
 
+/** y + residual, then ReLU, as `epilogue` asks. */
+function applyEpilogue(y: tf.Tensor4D, epilogue: BatchNormEpilogue): tf.Tensor4D {
+  const added: tf.Tensor4D = epilogue.residual ? tf.add(y, epilogue.residual) : y;
+  return epilogue.relu ? tf.relu(added) : added;
+}
+
+/** Inference-mode batch norm as a per-channel affine map: scale = gamma / sqrt(movingVariance + epsilon), shift = beta - movingMean * scale. */
+function inferenceAffine(store: ParameterStore, spec: BatchNormSpec): { scale: tf.Tensor; shift: tf.Tensor } {
+  const scale = tf.mul(store.param(`${spec.name}.gamma`), tf.rsqrt(tf.add(store.stateVar(`${spec.name}.movingVariance`), spec.epsilon)));
+  const shift = tf.sub(store.param(`${spec.name}.beta`), tf.mul(store.stateVar(`${spec.name}.movingMean`), scale));
+  return { scale, shift };
+}
+
 /**
  * Batch normalisation over N, H, W, then `epilogue` (residual addition, ReLU). In training mode, on a backend with a
  * fused batch-norm kernel (native), one kernel does all of it (@lethe/runtime fusedBatchNormTrain: the same function,
@@ -162,19 +175,14 @@ export interface BatchNormEpilogue {
  * its own reference, so this is safe inside tf.tidy and gradient tapes).
  */
 export function applyBatchNorm(store: ParameterStore, spec: BatchNormSpec, x: tf.Tensor4D, training: boolean, epilogue: BatchNormEpilogue = {}): tf.Tensor4D {
+  if (!training) {
+    const { scale, shift } = inferenceAffine(store, spec);
+    return applyEpilogue(tf.add(tf.mul(x, scale), shift), epilogue);
+  }
   const gamma = store.param(`${spec.name}.gamma`) as tf.Tensor1D;
   const beta = store.param(`${spec.name}.beta`) as tf.Tensor1D;
   const movingMean = store.stateVar(`${spec.name}.movingMean`);
   const movingVariance = store.stateVar(`${spec.name}.movingVariance`);
-  const finish = (y: tf.Tensor4D): tf.Tensor4D => {
-    const added: tf.Tensor4D = epilogue.residual ? tf.add(y, epilogue.residual) : y;
-    return epilogue.relu ? tf.relu(added) : added;
-  };
-  if (!training) {
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(movingVariance, spec.epsilon)));
-    const shift = tf.sub(beta, tf.mul(movingMean, scale));
-    return finish(tf.add(tf.mul(x, scale), shift));
-  }
   let y: tf.Tensor4D;
   let mean: tf.Tensor;
   let variance: tf.Tensor;
@@ -185,7 +193,7 @@ export function applyBatchNorm(store: ParameterStore, spec: BatchNormSpec, x: tf
     mean = tf.mean(x, [0, 1, 2]);
     const centered = tf.sub(x, mean);
     variance = tf.mean(tf.square(centered), [0, 1, 2]);
-    y = finish(tf.add(tf.mul(centered, tf.mul(gamma, tf.rsqrt(tf.add(variance, spec.epsilon)))), beta));
+    y = applyEpilogue(tf.add(tf.mul(centered, tf.mul(gamma, tf.rsqrt(tf.add(variance, spec.epsilon)))), beta), epilogue);
   }
   tf.tidy(() => {
     const n = x.shape[0] * x.shape[1] * x.shape[2];
@@ -207,16 +215,13 @@ export function applyBatchNorm(store: ParameterStore, spec: BatchNormSpec, x: tf
  * output instead of three. Differentiable in every input (attacks take input gradients through it).
  */
 export function applyConvBatchNormInference(store: ParameterStore, conv: ConvSpec, bn: BatchNormSpec, x: tf.Tensor4D, epilogue: BatchNormEpilogue = {}): tf.Tensor4D {
-  const scale = tf.mul(store.param(`${bn.name}.gamma`), tf.rsqrt(tf.add(store.stateVar(`${bn.name}.movingVariance`), bn.epsilon)));
-  let shift = tf.sub(store.param(`${bn.name}.beta`), tf.mul(store.stateVar(`${bn.name}.movingMean`), scale));
-  if (conv.bias) shift = tf.add(shift, tf.mul(store.param(`${conv.name}.bias`), scale));
+  const { scale, shift: bnShift } = inferenceAffine(store, bn);
+  const shift = conv.bias ? tf.add(bnShift, tf.mul(store.param(`${conv.name}.bias`), scale)) : bnShift;
   const filter = tf.mul(store.param(`${conv.name}.kernel`), scale) as tf.Tensor4D;
   const pad = symmetricPadding(conv.kernel, conv.stride, x.shape[1], x.shape[2]);
   const reluInKernel = epilogue.relu === true && !epilogue.residual;
   const y = tf.fused.conv2d({ x, filter, strides: conv.stride, pad, bias: shift, activation: reluInKernel ? 'relu' : 'linear' });
-  if (!epilogue.residual) return y;
-  const added: tf.Tensor4D = tf.add(y, epilogue.residual);
-  return epilogue.relu ? tf.relu(added) : added;
+  return reluInKernel ? y : applyEpilogue(y, epilogue);
 }
 
 export interface DenseSpec {
